@@ -1,0 +1,58 @@
+// Entra provisioning expressions ("Join(\" \", [givenName], [surname])"),
+// parsed once at load time into an immutable tree and evaluated per object.
+#pragma once
+
+#include <dirsync/error.hpp>
+#include <dirsync/value.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dirsync::expr {
+
+/// A syntax or semantic error at `offset` (bytes into the expression text).
+/// The config loader turns the offset into file:line:column plus a caret.
+class ParseError : public Error {
+ public:
+  ParseError(std::size_t offset, const std::string& message)
+      : Error(ErrorKind::config, message), offset_(offset) {}
+  std::size_t offset() const { return offset_; }
+
+ private:
+  std::size_t offset_;
+};
+
+/// What evaluation may ask of the outside world.
+struct EvalHooks {
+  /// SelectUniqueValue: true when `candidate` is not yet used for the mapping's
+  /// target attribute in the sink.
+  std::function<bool(const Value& candidate)> is_unique;
+};
+
+class Node;
+
+class Expression {
+ public:
+  /// Throws ParseError.
+  static Expression parse(std::string_view text);
+
+  /// The value, or nullopt when the expression says not to write the
+  /// attribute at all (IgnoreFlowIfNullOrEmpty). `attributes` is the full,
+  /// merged source object.
+  std::optional<Value> evaluate(const Object& attributes, const EvalHooks* hooks = nullptr) const;
+
+  /// Source attribute names the expression reads (for $select lists).
+  const std::vector<std::string>& attributes() const;
+  const std::string& text() const;
+
+ private:
+  std::shared_ptr<const Node> root_;
+  std::shared_ptr<const std::vector<std::string>> attributes_;
+  std::shared_ptr<const std::string> text_;
+};
+
+}  // namespace dirsync::expr

@@ -1,0 +1,59 @@
+// Attribute mappings: how one target attribute is computed from a source
+// object (Entra's "direct", "constant", "expression" and "none" types).
+#pragma once
+
+#include "expression/expression.hpp"
+
+#include <dirsync/plugin.hpp>
+#include <dirsync/value.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dirsync::mapping {
+
+enum class Kind : std::uint8_t { direct, constant, expression, none };
+enum class Apply : std::uint8_t { always, on_create };
+
+struct AttributeMapping {
+  std::string target;
+  Kind kind = Kind::direct;
+  std::string source;                         ///< direct: source attribute path
+  Value constant;                             ///< constant
+  std::optional<expr::Expression> expression; ///< expression
+  Value default_value;                        ///< used when the result is null
+  bool default_if_null = false;               ///< default applies on creation only
+  Apply apply = Apply::always;
+  TargetType type = TargetType::any;
+};
+
+/// Maps a source object to target attributes.
+class Mapper {
+ public:
+  Mapper() = default;
+  explicit Mapper(std::vector<AttributeMapping> mappings) : mappings_(std::move(mappings)) {}
+
+  /// Target attributes for `source`. `creating` selects the on_create
+  /// mappings and creation-only defaults. Attributes an expression asks to
+  /// skip (IgnoreFlowIfNullOrEmpty) are absent from the result. Throws
+  /// Error(input) naming the target when a value cannot take its target type.
+  Object map(const Object& source, bool creating, const expr::EvalHooks* hooks = nullptr) const;
+
+  const std::vector<AttributeMapping>& mappings() const { return mappings_; }
+  /// Source attributes the mappings read.
+  std::vector<std::string> source_attributes() const;
+  /// Target attributes with their types, for Sink::prepare.
+  std::vector<std::pair<std::string, TargetType>> target_schema() const;
+
+ private:
+  std::vector<AttributeMapping> mappings_;
+};
+
+/// Converts `value` to the target type (e.g. "true" -> true for boolean,
+/// "42" -> 42 for integer). Throws Error(input) when it cannot.
+Value convert(const Value& value, TargetType type);
+TargetType target_type_from_string(std::string_view text);  // throws std::invalid_argument
+std::string_view to_string(TargetType type);
+
+}  // namespace dirsync::mapping
