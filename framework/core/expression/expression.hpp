@@ -49,10 +49,21 @@ class Expression {
   const std::vector<std::string>& attributes() const;
   const std::string& text() const;
 
+  /// The expression uses Redact(): hosts must not log its value.
+  bool redacts() const { return redacts_; }
+  /// The expression is SelectUniqueValue(...): hosts should pass
+  /// EvalHooks::is_unique, checking candidates against the sink.
+  bool selects_unique_value() const { return selects_unique_; }
+
+  /// Names of the functions the engine knows, for help texts and editors.
+  static std::vector<std::string_view> function_names();
+
  private:
   std::shared_ptr<const Node> root_;
   std::shared_ptr<const std::vector<std::string>> attributes_;
   std::shared_ptr<const std::string> text_;
+  bool redacts_ = false;
+  bool selects_unique_ = false;
 };
 
 }  // namespace dirsync::expr

@@ -1,0 +1,458 @@
+#include "state/state_store.hpp"
+
+#include <dirsync/error.hpp>
+
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+
+namespace dirsync {
+
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+// Migrations are applied in order; each brings the schema from version i to i+1.
+const char* const kMigrations[] = {
+    R"sql(
+    CREATE TABLE links (
+      id INTEGER PRIMARY KEY,
+      pipeline TEXT NOT NULL,
+      object_type INTEGER NOT NULL,
+      source_id TEXT NOT NULL,
+      target_id TEXT NOT NULL,
+      hash INTEGER NOT NULL,
+      written TEXT NOT NULL,
+      source TEXT NOT NULL,
+      source_hash INTEGER NOT NULL,
+      created_by_pipeline INTEGER NOT NULL,
+      disabled INTEGER NOT NULL DEFAULT 0,
+      UNIQUE (pipeline, object_type, source_id));
+    CREATE INDEX links_target ON links (pipeline, object_type, target_id);
+    CREATE TABLE cursors (
+      pipeline TEXT PRIMARY KEY,
+      cursor TEXT,
+      config_hash TEXT NOT NULL DEFAULT '',
+      updated_at TEXT NOT NULL);
+    CREATE TABLE runs (
+      id INTEGER PRIMARY KEY,
+      pipeline TEXT NOT NULL,
+      started_at TEXT NOT NULL,
+      finished_at TEXT,
+      mode TEXT NOT NULL,
+      processed INTEGER NOT NULL DEFAULT 0,
+      created INTEGER NOT NULL DEFAULT 0,
+      updated INTEGER NOT NULL DEFAULT 0,
+      disabled INTEGER NOT NULL DEFAULT 0,
+      deleted INTEGER NOT NULL DEFAULT 0,
+      skipped INTEGER NOT NULL DEFAULT 0,
+      failed INTEGER NOT NULL DEFAULT 0,
+      status TEXT NOT NULL,
+      error TEXT NOT NULL DEFAULT '',
+      note TEXT NOT NULL DEFAULT '');
+    CREATE TABLE run_errors (
+      run_id INTEGER NOT NULL,
+      object_type TEXT NOT NULL,
+      source_id TEXT NOT NULL,
+      operation TEXT NOT NULL,
+      message TEXT NOT NULL);
+    CREATE INDEX run_errors_run ON run_errors (run_id);
+    CREATE TABLE intents (
+      pipeline TEXT NOT NULL,
+      object_type INTEGER NOT NULL,
+      source_id TEXT NOT NULL,
+      run_id INTEGER NOT NULL,
+      PRIMARY KEY (pipeline, object_type, source_id));
+    )sql",
+};
+
+std::string now_utc() {
+  auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string column_text(sqlite3_stmt* st, int i) {
+  auto p = sqlite3_column_text(st, i);
+  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(st, i)))
+           : std::string();
+}
+
+/// Resets a statement on scope exit, so an exception never leaves it busy.
+struct Reset {
+  sqlite3_stmt* st;
+  ~Reset() {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  }
+};
+
+void bind_text(sqlite3_stmt* st, int i, std::string_view text) {
+  sqlite3_bind_text(st, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+}  // namespace
+
+struct StateStore::Statements {
+  sqlite3_stmt* find_link = nullptr;
+  sqlite3_stmt* put_link = nullptr;
+  sqlite3_stmt* delete_link = nullptr;
+  sqlite3_stmt* source_for_target = nullptr;
+  sqlite3_stmt* add_error = nullptr;
+  sqlite3_stmt* add_intent = nullptr;
+  sqlite3_stmt* clear_intent = nullptr;
+};
+
+StateStore::StateStore(const std::filesystem::path& path, std::string pipeline)
+    : path_(path), pipeline_(std::move(pipeline)), st_(std::make_unique<Statements>()) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Error(ErrorKind::connection, "cannot open state store " + path.string() + ": " + message);
+  }
+  sqlite3_busy_timeout(db_, 10000);
+  try {
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+    exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  } catch (const Error& e) {
+    throw Error(ErrorKind::connection, "cannot use state store " + path.string() + ": " + e.what());
+  }
+  int version = 0;
+  {
+    sqlite3_stmt* st = prepare("SELECT value FROM meta WHERE key = 'schema_version'");
+    if (sqlite3_step(st) == SQLITE_ROW) version = std::stoi(column_text(st, 0));
+    sqlite3_finalize(st);
+  }
+  if (version > kSchemaVersion)
+    throw Error(ErrorKind::config, "state store " + path.string() + " has schema version " + std::to_string(version) +
+                                       ", newer than this dirsync understands (" + std::to_string(kSchemaVersion) + ")");
+  for (; version < kSchemaVersion; ++version) {
+    exec("BEGIN IMMEDIATE");
+    try {
+      exec(kMigrations[version]);
+      std::string set = "INSERT OR REPLACE INTO meta VALUES ('schema_version', '" + std::to_string(version + 1) + "')";
+      exec(set.c_str());
+      exec("COMMIT");
+    } catch (...) {
+      exec("ROLLBACK");
+      throw;
+    }
+  }
+  st_->find_link = prepare(
+      "SELECT id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled FROM links "
+      "WHERE pipeline = ?1 AND object_type = ?2 AND source_id = ?3");
+  st_->put_link = prepare(
+      "INSERT INTO links (pipeline, object_type, source_id, target_id, hash, written, source, source_hash, "
+      "created_by_pipeline, disabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+      "ON CONFLICT (pipeline, object_type, source_id) DO UPDATE SET target_id = excluded.target_id, "
+      "hash = excluded.hash, written = excluded.written, source = excluded.source, "
+      "source_hash = excluded.source_hash, created_by_pipeline = excluded.created_by_pipeline, "
+      "disabled = excluded.disabled RETURNING id");
+  st_->delete_link = prepare("DELETE FROM links WHERE pipeline = ?1 AND object_type = ?2 AND source_id = ?3");
+  st_->source_for_target =
+      prepare("SELECT source_id FROM links WHERE pipeline = ?1 AND object_type = ?2 AND target_id = ?3");
+  st_->add_error = prepare("INSERT INTO run_errors VALUES (?1, ?2, ?3, ?4, ?5)");
+  st_->add_intent = prepare("INSERT OR REPLACE INTO intents VALUES (?1, ?2, ?3, ?4)");
+  st_->clear_intent = prepare("DELETE FROM intents WHERE pipeline = ?1 AND object_type = ?2 AND source_id = ?3");
+}
+
+StateStore::~StateStore() {
+  for (sqlite3_stmt* st : {st_->find_link, st_->put_link, st_->delete_link, st_->source_for_target, st_->add_error,
+                           st_->add_intent, st_->clear_intent})
+    sqlite3_finalize(st);
+  sqlite3_close(db_);
+  if (lock_fd_ >= 0) close(lock_fd_);
+}
+
+sqlite3_stmt* StateStore::prepare(const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
+    throw Error(ErrorKind::internal, std::string("state store: ") + sqlite3_errmsg(db_));
+  return st;
+}
+
+void StateStore::exec(const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message ? message : sqlite3_errmsg(db_);
+    sqlite3_free(message);
+    throw Error(ErrorKind::connection, "state store " + path_.string() + ": " + text);
+  }
+}
+
+std::int64_t StateStore::begin_run(std::string_view mode) {
+  if (lock_fd_ < 0) {
+    std::string lock_path = path_.string() + ".lock";
+    lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0) throw Error(ErrorKind::connection, "cannot create lock file " + lock_path);
+    if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      close(lock_fd_);
+      lock_fd_ = -1;
+      throw Error(ErrorKind::config, "pipeline '" + pipeline_ + "' is already running (lock " + lock_path + " is held)");
+    }
+  }
+  begin();
+  sqlite3_stmt* st = prepare(
+      "UPDATE runs SET status = 'Failed', finished_at = ?2, "
+      "error = 'interrupted: the process ended before the run finished' WHERE pipeline = ?1 AND status = 'Running'");
+  bind_text(st, 1, pipeline_);
+  bind_text(st, 2, now_utc());
+  sqlite3_step(st);
+  sqlite3_finalize(st);
+  st = prepare("INSERT INTO runs (pipeline, started_at, mode, status) VALUES (?1, ?2, ?3, 'Running')");
+  bind_text(st, 1, pipeline_);
+  bind_text(st, 2, now_utc());
+  bind_text(st, 3, mode);
+  sqlite3_step(st);
+  sqlite3_finalize(st);
+  std::int64_t id = sqlite3_last_insert_rowid(db_);
+  commit();
+  return id;
+}
+
+void StateStore::finish_run(std::int64_t run_id, std::string_view status, const RunCounts& c, std::string_view mode,
+                            std::string_view error, std::string_view note, const std::optional<std::string>& cursor,
+                            const std::string& config_hash) {
+  begin();
+  try {
+    sqlite3_stmt* st = prepare(
+        "UPDATE runs SET finished_at = ?2, status = ?3, processed = ?4, created = ?5, updated = ?6, disabled = ?7, "
+        "deleted = ?8, skipped = ?9, failed = ?10, error = ?11, note = ?12, mode = ?13 WHERE id = ?1");
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_text(st, 2, now_utc());
+    bind_text(st, 3, status);
+    std::int64_t values[] = {c.processed, c.created, c.updated, c.disabled, c.deleted, c.skipped, c.failed};
+    for (int i = 0; i < 7; ++i) sqlite3_bind_int64(st, 4 + i, values[i]);
+    bind_text(st, 11, error);
+    bind_text(st, 12, note);
+    bind_text(st, 13, mode);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (cursor) {
+      st = prepare(
+          "INSERT INTO cursors (pipeline, cursor, config_hash, updated_at) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (pipeline) DO UPDATE SET cursor = excluded.cursor, config_hash = excluded.config_hash, "
+          "updated_at = excluded.updated_at");
+      bind_text(st, 1, pipeline_);
+      if (cursor->empty()) sqlite3_bind_null(st, 2); else bind_text(st, 2, *cursor);
+      bind_text(st, 3, config_hash);
+      bind_text(st, 4, now_utc());
+      sqlite3_step(st);
+      sqlite3_finalize(st);
+    }
+    commit();
+  } catch (...) {
+    rollback();
+    throw;
+  }
+}
+
+Link StateStore::read_link(sqlite3_stmt* st, int c) {
+  Link link;
+  link.rowid = sqlite3_column_int64(st, c);
+  link.target_id = column_text(st, c + 1);
+  link.hash = static_cast<std::uint64_t>(sqlite3_column_int64(st, c + 2));
+  link.written = column_text(st, c + 3);
+  link.source = column_text(st, c + 4);
+  link.source_hash = static_cast<std::uint64_t>(sqlite3_column_int64(st, c + 5));
+  link.created_by_pipeline = sqlite3_column_int(st, c + 6) != 0;
+  link.disabled = sqlite3_column_int(st, c + 7) != 0;
+  return link;
+}
+
+std::optional<Link> StateStore::find_link(ObjectType type, std::string_view source_id) {
+  sqlite3_stmt* st = st_->find_link;
+  Reset reset{st};
+  bind_text(st, 1, pipeline_);
+  sqlite3_bind_int(st, 2, static_cast<int>(type));
+  bind_text(st, 3, source_id);
+  if (sqlite3_step(st) != SQLITE_ROW) return std::nullopt;
+  return read_link(st, 0);
+}
+
+std::optional<std::string> StateStore::source_for_target(ObjectType type, std::string_view target_id) {
+  sqlite3_stmt* st = st_->source_for_target;
+  Reset reset{st};
+  bind_text(st, 1, pipeline_);
+  sqlite3_bind_int(st, 2, static_cast<int>(type));
+  bind_text(st, 3, target_id);
+  if (sqlite3_step(st) != SQLITE_ROW) return std::nullopt;
+  return column_text(st, 0);
+}
+
+void StateStore::begin() { exec("BEGIN IMMEDIATE"); }
+void StateStore::commit() { exec("COMMIT"); }
+void StateStore::rollback() {
+  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+std::int64_t StateStore::put_link(ObjectType type, std::string_view source_id, const Link& link) {
+  sqlite3_stmt* st = st_->put_link;
+  Reset reset{st};
+  bind_text(st, 1, pipeline_);
+  sqlite3_bind_int(st, 2, static_cast<int>(type));
+  bind_text(st, 3, source_id);
+  bind_text(st, 4, link.target_id);
+  sqlite3_bind_int64(st, 5, static_cast<sqlite3_int64>(link.hash));
+  bind_text(st, 6, link.written);
+  bind_text(st, 7, link.source);
+  sqlite3_bind_int64(st, 8, static_cast<sqlite3_int64>(link.source_hash));
+  sqlite3_bind_int(st, 9, link.created_by_pipeline ? 1 : 0);
+  sqlite3_bind_int(st, 10, link.disabled ? 1 : 0);
+  if (sqlite3_step(st) != SQLITE_ROW)
+    throw Error(ErrorKind::connection, std::string("state store: cannot write link: ") + sqlite3_errmsg(db_));
+  return sqlite3_column_int64(st, 0);
+}
+
+void StateStore::delete_link(ObjectType type, std::string_view source_id) {
+  sqlite3_stmt* st = st_->delete_link;
+  Reset reset{st};
+  bind_text(st, 1, pipeline_);
+  sqlite3_bind_int(st, 2, static_cast<int>(type));
+  bind_text(st, 3, source_id);
+  sqlite3_step(st);
+}
+
+void StateStore::add_error(std::int64_t run_id, const RunError& e) {
+  sqlite3_stmt* st = st_->add_error;
+  Reset reset{st};
+  sqlite3_bind_int64(st, 1, run_id);
+  bind_text(st, 2, e.object_type);
+  bind_text(st, 3, e.source_id);
+  bind_text(st, 4, e.operation);
+  bind_text(st, 5, e.message);
+  sqlite3_step(st);
+}
+
+void StateStore::add_intent(ObjectType type, std::string_view source_id, std::int64_t run_id) {
+  sqlite3_stmt* st = st_->add_intent;
+  Reset reset{st};
+  bind_text(st, 1, pipeline_);
+  sqlite3_bind_int(st, 2, static_cast<int>(type));
+  bind_text(st, 3, source_id);
+  sqlite3_bind_int64(st, 4, run_id);
+  sqlite3_step(st);
+}
+
+void StateStore::clear_intent(ObjectType type, std::string_view source_id) {
+  sqlite3_stmt* st = st_->clear_intent;
+  Reset reset{st};
+  bind_text(st, 1, pipeline_);
+  sqlite3_bind_int(st, 2, static_cast<int>(type));
+  bind_text(st, 3, source_id);
+  sqlite3_step(st);
+}
+
+std::vector<std::string> StateStore::intents(ObjectType type) {
+  std::vector<std::string> out;
+  sqlite3_stmt* st = prepare("SELECT source_id FROM intents WHERE pipeline = ?1 AND object_type = ?2");
+  bind_text(st, 1, pipeline_);
+  sqlite3_bind_int(st, 2, static_cast<int>(type));
+  while (sqlite3_step(st) == SQLITE_ROW) out.push_back(column_text(st, 0));
+  sqlite3_finalize(st);
+  return out;
+}
+
+void StateStore::for_each_link_impl(ObjectType type, const std::function<void(std::int64_t, std::string, Link)>& fn) {
+  sqlite3_stmt* st = prepare(
+      "SELECT source_id, id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled "
+      "FROM links WHERE pipeline = ?1 AND object_type = ?2 ORDER BY id");
+  bind_text(st, 1, pipeline_);
+  sqlite3_bind_int(st, 2, static_cast<int>(type));
+  try {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      Link link = read_link(st, 1);
+      fn(link.rowid, column_text(st, 0), std::move(link));
+    }
+  } catch (...) {
+    sqlite3_finalize(st);
+    throw;
+  }
+  sqlite3_finalize(st);
+}
+
+std::int64_t StateStore::count_links(ObjectType type) {
+  sqlite3_stmt* st = prepare("SELECT count(*) FROM links WHERE pipeline = ?1 AND object_type = ?2");
+  bind_text(st, 1, pipeline_);
+  sqlite3_bind_int(st, 2, static_cast<int>(type));
+  std::int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_finalize(st);
+  return n;
+}
+
+std::int64_t StateStore::max_link_rowid() {
+  sqlite3_stmt* st = prepare("SELECT coalesce(max(id), 0) FROM links");
+  std::int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_finalize(st);
+  return n;
+}
+
+std::optional<std::string> StateStore::cursor() {
+  sqlite3_stmt* st = prepare("SELECT cursor FROM cursors WHERE pipeline = ?1");
+  bind_text(st, 1, pipeline_);
+  std::optional<std::string> out;
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) out = column_text(st, 0);
+  sqlite3_finalize(st);
+  return out;
+}
+
+std::string StateStore::config_hash() {
+  sqlite3_stmt* st = prepare("SELECT config_hash FROM cursors WHERE pipeline = ?1");
+  bind_text(st, 1, pipeline_);
+  std::string out;
+  if (sqlite3_step(st) == SQLITE_ROW) out = column_text(st, 0);
+  sqlite3_finalize(st);
+  return out;
+}
+
+std::vector<RunRow> StateStore::runs(int limit) {
+  std::vector<RunRow> out;
+  sqlite3_stmt* st = prepare(
+      "SELECT id, pipeline, started_at, coalesce(finished_at, ''), mode, status, error, note, processed, created, "
+      "updated, disabled, deleted, skipped, failed FROM runs WHERE pipeline = ?1 ORDER BY id DESC LIMIT ?2");
+  bind_text(st, 1, pipeline_);
+  sqlite3_bind_int(st, 2, limit);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    RunRow r;
+    r.id = sqlite3_column_int64(st, 0);
+    r.pipeline = column_text(st, 1);
+    r.started_at = column_text(st, 2);
+    r.finished_at = column_text(st, 3);
+    r.mode = column_text(st, 4);
+    r.status = column_text(st, 5);
+    r.error = column_text(st, 6);
+    r.note = column_text(st, 7);
+    std::int64_t* counts[] = {&r.counts.processed, &r.counts.created, &r.counts.updated, &r.counts.disabled,
+                              &r.counts.deleted,   &r.counts.skipped, &r.counts.failed};
+    for (int i = 0; i < 7; ++i) *counts[i] = sqlite3_column_int64(st, 8 + i);
+    out.push_back(std::move(r));
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+std::vector<RunError> StateStore::run_errors(std::int64_t run_id, int limit) {
+  std::vector<RunError> out;
+  sqlite3_stmt* st = prepare(
+      "SELECT object_type, source_id, operation, message FROM run_errors WHERE run_id = ?1 LIMIT ?2");
+  sqlite3_bind_int64(st, 1, run_id);
+  sqlite3_bind_int(st, 2, limit);
+  while (sqlite3_step(st) == SQLITE_ROW)
+    out.push_back({column_text(st, 0), column_text(st, 1), column_text(st, 2), column_text(st, 3)});
+  sqlite3_finalize(st);
+  return out;
+}
+
+}  // namespace dirsync

@@ -1,0 +1,125 @@
+// The state store: what a pipeline remembers between runs (SQLite, WAL).
+//
+// Guarantees:
+//   1. A link (pipeline, object type, source id) -> target id is written in
+//      the same transaction as the run's counters for the batch that created
+//      or changed it; a batch is all-or-nothing in the store.
+//   2. Before a batch with creations reaches the sink, an intent row per new
+//      object is committed. A crash between the sink's commit and ours leaves
+//      intents behind; the next run re-matches those objects by key and adopts
+//      them instead of creating duplicates, and reports the recovery.
+//   3. The cursor is written only by finish_run() of a run whose read ended
+//      and whose writes all committed (STYLE.md: acknowledge before advancing).
+//   4. A run row exists from begin_run(); a run that never reaches
+//      finish_run() (crash, kill) is marked Failed by the next begin_run().
+// One process at a time works on a pipeline: begin_run() takes an exclusive
+// lock file next to the database for the life of the StateStore.
+#pragma once
+
+#include <dirsync/record.hpp>
+#include <dirsync/value.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace dirsync {
+
+struct Link {
+  std::int64_t rowid = 0;
+  std::string target_id;
+  std::uint64_t hash = 0;        ///< of the mapped attributes last written (update-relevant subset)
+  std::string written;           ///< JSON object: target attributes last written (+ "__members")
+  std::string source;            ///< JSON object: last full source state (for delta merges)
+  std::uint64_t source_hash = 0;
+  bool created_by_pipeline = false;
+  bool disabled = false;
+};
+
+struct RunCounts {
+  std::int64_t processed = 0, created = 0, updated = 0, disabled = 0, deleted = 0, skipped = 0, failed = 0;
+};
+
+struct RunRow {
+  std::int64_t id = 0;
+  std::string pipeline, started_at, finished_at, mode, status, error, note;
+  RunCounts counts;
+};
+
+struct RunError {
+  std::string object_type, source_id, operation, message;
+};
+
+class StateStore {
+ public:
+  /// Opens (creating and migrating as needed). Throws Error(connection) when
+  /// the file cannot be opened or written.
+  StateStore(const std::filesystem::path& path, std::string pipeline);
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  /// Takes the pipeline lock, marks interrupted runs Failed, inserts a run row.
+  /// Throws Error(config) when another process holds the lock.
+  std::int64_t begin_run(std::string_view mode);
+  void finish_run(std::int64_t run_id, std::string_view status, const RunCounts& counts, std::string_view mode,
+                  std::string_view error, std::string_view note, const std::optional<std::string>& cursor,
+                  const std::string& config_hash);
+
+  std::optional<Link> find_link(ObjectType type, std::string_view source_id);
+  /// Links whose target id is `target_id` (adoption checks).
+  std::optional<std::string> source_for_target(ObjectType type, std::string_view target_id);
+
+  // Batch writes: call between begin() and commit().
+  void begin();
+  void commit();
+  void rollback();
+  /// Inserts or replaces; returns the link's rowid.
+  std::int64_t put_link(ObjectType type, std::string_view source_id, const Link& link);
+  void delete_link(ObjectType type, std::string_view source_id);
+  void add_error(std::int64_t run_id, const RunError& error);
+  void add_intent(ObjectType type, std::string_view source_id, std::int64_t run_id);
+  void clear_intent(ObjectType type, std::string_view source_id);
+  /// Source ids of creations a crashed run may have left half-done.
+  std::vector<std::string> intents(ObjectType type);
+
+  /// Calls `fn(rowid, source_id, link)` for each link of `type`, in rowid order.
+  template <typename Fn>
+  void for_each_link(ObjectType type, Fn&& fn);
+  std::int64_t count_links(ObjectType type);
+  std::int64_t max_link_rowid();
+
+  std::optional<std::string> cursor();
+  std::string config_hash();
+
+  std::vector<RunRow> runs(int limit);
+  std::vector<RunError> run_errors(std::int64_t run_id, int limit);
+
+ private:
+  sqlite3_stmt* prepare(const char* sql);
+  void exec(const char* sql);
+  Link read_link(sqlite3_stmt* st, int first_column);
+  void for_each_link_impl(ObjectType type, const std::function<void(std::int64_t, std::string, Link)>& fn);
+
+  std::filesystem::path path_;
+  std::string pipeline_;
+  sqlite3* db_ = nullptr;
+  int lock_fd_ = -1;
+  struct Statements;
+  std::unique_ptr<Statements> st_;
+};
+
+template <typename Fn>
+void StateStore::for_each_link(ObjectType type, Fn&& fn) {
+  for_each_link_impl(type, [&](std::int64_t rowid, std::string source_id, Link link) {
+    fn(rowid, std::move(source_id), std::move(link));
+  });
+}
+
+}  // namespace dirsync

@@ -1,0 +1,599 @@
+#include "sync/runner.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace dirsync {
+
+namespace {
+
+constexpr std::string_view kMembersKey = "__members";
+
+/// Members (target ids) stored with the written attributes of a group.
+std::vector<std::string> stored_members(const Object& written) {
+  std::vector<std::string> out;
+  if (const Value* v = written.find(kMembersKey); v && v->is_list())
+    for (const Value& m : v->as_list()) out.push_back(m.to_string());
+  return out;
+}
+
+Object parse_object(const std::string& json) {
+  if (json.empty()) return {};
+  Value v = parse_json(json);
+  return v.is_object() ? std::move(v.as_object()) : Object{};
+}
+
+/// What one batch entry became.
+struct Decision {
+  Change change;
+  std::optional<Link> link;
+  bool has_op = false;
+  Operation op;
+  Link next;               ///< the link to store if the op succeeds (or when no op is needed)
+  bool store_link = false; ///< write `next` even without an op (snapshot or adoption)
+  bool drop_link = false;  ///< remove the link once the op succeeds
+  bool intent = false;
+  bool skipped = false;
+  std::string error;       ///< decided as a per-object failure
+};
+
+class Engine final : public Emitter {
+ public:
+  Engine(const PipelineConfig& config, Sink& sink, StateStore& state, Logger& log, const RunOptions& options,
+         RunReport& report, std::int64_t run_id)
+      : config_(config), sink_(sink), state_(state), log_(log), options_(options), report_(report), run_id_(run_id) {
+    seen_.resize(static_cast<std::size_t>(state_.max_link_rowid()) + 1, false);
+    if (!options_.dry_run)
+      for (ObjectType t : {ObjectType::user, ObjectType::group})
+        for (auto& id : state_.intents(t)) recovering_.insert({t, id});
+  }
+
+  void emit(Change&& change) override {
+    if (!batch_.empty() && batch_.back().record.type != change.record.type) flush();
+    batch_.push_back(std::move(change));
+    if (batch_.size() >= options_.batch_size) flush();
+  }
+
+  void flush() {
+    if (batch_.empty()) return;
+    std::vector<Decision> decisions;
+    decisions.reserve(batch_.size());
+    for (Change& c : batch_) decisions.push_back(decide(std::move(c)));
+    batch_.clear();
+    apply(decisions);
+  }
+
+  /// Objects linked but not seen in a complete full read.
+  void remove_missing() {
+    struct Missing {
+      ObjectType type;
+      std::string source_id;
+      Link link;
+      OnMissing action;
+    };
+    std::vector<Missing> missing;
+    std::int64_t total = 0;
+    for (ObjectType type : {ObjectType::user, ObjectType::group}) {
+      const ObjectPolicy& policy = config_.policy(type);
+      if (!policy.enabled || policy.on_missing == OnMissing::ignore) continue;
+      total += state_.count_links(type);
+      state_.for_each_link(type, [&](std::int64_t rowid, std::string source_id, Link link) {
+        if (is_seen(rowid)) return;
+        if (policy.on_missing == OnMissing::disable && link.disabled) return;
+        missing.push_back({type, std::move(source_id), std::move(link), policy.on_missing});
+      });
+    }
+    if (missing.empty()) return;
+    const Safety& safety = config_.safety;
+    double percent = total > 0 ? 100.0 * double(missing.size()) / double(total) : 0;
+    bool over = (safety.max_deletions >= 0 && std::int64_t(missing.size()) > safety.max_deletions) ||
+                (safety.max_deletions_percent >= 0 && percent > safety.max_deletions_percent);
+    if (over && !options_.accept_deletions && !options_.dry_run) {
+      char pct[32];
+      std::snprintf(pct, sizeof pct, "%.1f%%", percent);
+      std::string limit = safety.max_deletions >= 0 ? std::to_string(safety.max_deletions)
+                                                    : std::to_string(safety.max_deletions_percent) + "%";
+      throw Error(ErrorKind::safety,
+                  std::to_string(missing.size()) + " objects (" + pct + " of " + std::to_string(total) +
+                      " linked) are no longer in the source and would be disabled or deleted, above "
+                      "safety.max_deletions (" + limit + "); nothing was removed. Check the source, review with "
+                      "`dirsync plan`, then rerun with --accept-deletions to confirm");
+    }
+    std::vector<Decision> decisions;
+    for (auto& m : missing) {
+      Decision d;
+      d.change.record.type = m.type;
+      d.change.record.id = m.source_id;
+      d.link = m.link;
+      d.next = m.link;
+      d.has_op = true;
+      d.op.type = m.type;
+      d.op.source_id = m.source_id;
+      d.op.target_id = m.link.target_id;
+      if (m.action == OnMissing::disable) {
+        d.op.kind = OpKind::disable;
+        d.op.attributes = config_.policy(m.type).disable_set;
+        d.next.disabled = true;
+      } else {
+        d.op.kind = OpKind::remove;
+        d.drop_link = true;
+      }
+      decisions.push_back(std::move(d));
+      if (decisions.size() >= options_.batch_size) {
+        apply(decisions);
+        decisions.clear();
+      }
+    }
+    apply(decisions);
+  }
+
+  const Progress& progress() const { return progress_; }
+
+ private:
+  bool is_seen(std::int64_t rowid) const {
+    return rowid >= 0 && static_cast<std::size_t>(rowid) < seen_.size() && seen_[static_cast<std::size_t>(rowid)];
+  }
+  void mark_seen(std::int64_t rowid) {
+    if (rowid < 0) return;
+    if (static_cast<std::size_t>(rowid) >= seen_.size()) seen_.resize(static_cast<std::size_t>(rowid) * 2 + 1, false);
+    seen_[static_cast<std::size_t>(rowid)] = true;
+  }
+
+  std::optional<std::string> target_of(ObjectType type, const std::string& source_id) {
+    if (auto link = state_.find_link(type, source_id)) return link->target_id;
+    return std::nullopt;
+  }
+
+  /// Reference-typed targets hold source ids; the sink needs target ids.
+  void resolve_references(const ObjectPolicy& policy, Object& mapped) {
+    for (const auto& m : policy.mapper.mappings()) {
+      if (m.type != TargetType::reference) continue;
+      Value* v = mapped.find(m.target);
+      if (!v || v->is_null()) continue;
+      std::string id = v->is_object() && v->as_object().find("id") ? v->as_object().find("id")->to_string()
+                                                                    : v->to_string();
+      auto target = target_of(ObjectType::user, id);
+      if (!target) target = target_of(ObjectType::group, id);
+      // Unresolved now (the referenced object is not written yet): null this
+      // run; the next run resolves it because the hash will differ then.
+      *v = target ? Value(*target) : Value();
+    }
+  }
+
+  std::vector<std::string> resolve_members(const std::vector<std::string>& source_ids) {
+    std::vector<std::string> out;
+    out.reserve(source_ids.size());
+    for (const auto& id : source_ids) {
+      auto target = target_of(ObjectType::user, id);
+      if (!target) target = target_of(ObjectType::group, id);
+      if (target) out.push_back(std::move(*target));
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+  static std::uint64_t hash_of(const Object& mapped, const std::vector<std::string>* members) {
+    Object copy = mapped;
+    if (members) {
+      List list;
+      for (const auto& m : *members) list.emplace_back(m);
+      copy.set(std::string(kMembersKey), Value(std::move(list)));
+    }
+    return stable_hash(Value(std::move(copy)));
+  }
+
+  Decision decide(Change&& change) {
+    Decision d;
+    d.change = std::move(change);
+    const Record& rec = d.change.record;
+    const ObjectPolicy& policy = config_.policy(rec.type);
+    ++report_.counts.processed;
+    ++progress_.read;
+    if (!policy.enabled) {
+      d.skipped = true;
+      return d;
+    }
+    d.link = state_.find_link(rec.type, rec.id);
+    if (d.link) {
+      mark_seen(d.link->rowid);
+      d.next = *d.link;
+    }
+    auto removal = [&](OpKind kind) {
+      if (!d.link || (kind == OpKind::disable && d.link->disabled)) {
+        d.skipped = true;
+        return;
+      }
+      if (policy.ownership == Ownership::created_by_pipeline && !d.link->created_by_pipeline) {
+        d.skipped = true;
+        return;
+      }
+      d.has_op = true;
+      d.op.kind = kind;
+      d.op.type = rec.type;
+      d.op.source_id = rec.id;
+      d.op.target_id = d.link->target_id;
+      if (kind == OpKind::disable) {
+        d.op.attributes = policy.disable_set;
+        d.next.disabled = true;
+      } else {
+        d.drop_link = true;
+      }
+    };
+    if (d.change.kind == ChangeKind::soft_deleted) {
+      removal(OpKind::disable);
+      return d;
+    }
+    if (d.change.kind == ChangeKind::deleted) {
+      if (policy.on_missing == OnMissing::remove) removal(OpKind::remove);
+      else if (policy.on_missing == OnMissing::disable) removal(OpKind::disable);
+      else d.skipped = true;
+      return d;
+    }
+
+    // The full source object: a partial record is merged over what we stored,
+    // so expressions always see every attribute (a delta that omits an
+    // unchanged input must not turn a Switch() into null).
+    Object source = rec.attributes;
+    std::vector<std::string> member_ids = rec.members;
+    if (rec.partial && d.link) {
+      Object merged = parse_object(d.link->source);
+      std::vector<std::string> old_members;
+      if (const Value* m = merged.find(kMembersKey); m && m->is_list())
+        for (const Value& id : m->as_list()) old_members.push_back(id.to_string());
+      merged.erase(kMembersKey);
+      for (auto& [k, v] : source) merged.set(k, v);
+      source = std::move(merged);
+      std::set<std::string> members(old_members.begin(), old_members.end());
+      for (const auto& id : rec.members) members.insert(id);
+      for (const auto& id : rec.members_removed) members.erase(id);
+      member_ids.assign(members.begin(), members.end());
+    }
+    Object snapshot = source;
+    if (rec.type == ObjectType::group) {
+      List list;
+      for (const auto& id : member_ids) list.emplace_back(id);
+      snapshot.set(std::string(kMembersKey), Value(std::move(list)));
+    }
+    Value snapshot_value(std::move(snapshot));
+    d.next.source_hash = stable_hash(snapshot_value);
+    bool snapshot_changed = !d.link || d.link->source_hash != d.next.source_hash;
+    if (snapshot_changed) d.next.source = to_json(snapshot_value);
+
+    if (!policy.scope.matches(source, rec.id)) {
+      if (!d.link || d.link->disabled || policy.on_out_of_scope == OnOutOfScope::keep) {
+        d.skipped = true;
+        d.store_link = d.link && snapshot_changed;
+        return d;
+      }
+      removal(policy.on_out_of_scope == OnOutOfScope::disable ? OpKind::disable : OpKind::remove);
+      return d;
+    }
+
+    const bool group_members = rec.type == ObjectType::group && policy.members;
+    std::vector<std::string> members;
+    if (group_members) members = resolve_members(member_ids);
+    try {
+      if (d.link) return decide_update(std::move(d), policy, source, members, group_members, snapshot_changed);
+      return decide_create(std::move(d), policy, source, members, group_members);
+    } catch (const Error& e) {
+      d.has_op = false;
+      d.error = e.what();
+      return d;
+    }
+  }
+
+  Decision decide_update(Decision d, const ObjectPolicy& policy, const Object& source,
+                         const std::vector<std::string>& members, bool group_members, bool snapshot_changed) {
+    const Record& rec = d.change.record;
+    if (policy.ownership == Ownership::created_by_pipeline && !d.link->created_by_pipeline) {
+      d.skipped = true;
+      d.store_link = snapshot_changed;
+      return d;
+    }
+    Object mapped = policy.mapper.map(source, false);
+    resolve_references(policy, mapped);
+    std::uint64_t hash = hash_of(mapped, group_members ? &members : nullptr);
+    if (hash == d.link->hash && !d.link->disabled) {
+      d.skipped = true;
+      d.store_link = snapshot_changed;
+      return d;
+    }
+    Object written = parse_object(d.link->written);
+    Operation op;
+    op.kind = OpKind::update;
+    op.type = rec.type;
+    op.source_id = rec.id;
+    op.target_id = d.link->target_id;
+    for (const auto& [k, v] : mapped) {
+      const Value* old = written.find(k);
+      if (!old || *old != v) op.attributes.set(k, v);
+    }
+    if (group_members) {
+      std::vector<std::string> old = stored_members(written);
+      std::set_difference(members.begin(), members.end(), old.begin(), old.end(), std::back_inserter(op.members_add));
+      std::set_difference(old.begin(), old.end(), members.begin(), members.end(),
+                          std::back_inserter(op.members_remove));
+    }
+    for (const auto& [k, v] : op.attributes) written.set(k, v);
+    if (group_members) {
+      List list;
+      for (const auto& m : members) list.emplace_back(m);
+      written.set(std::string(kMembersKey), Value(std::move(list)));
+    }
+    d.next.hash = hash;
+    d.next.written = to_json(Value(std::move(written)));
+    d.next.disabled = false;
+    if (op.attributes.empty() && op.members_add.empty() && op.members_remove.empty() && !d.link->disabled) {
+      // Same values, different hash input (e.g. a mapping was reordered).
+      d.skipped = true;
+      d.store_link = true;
+      return d;
+    }
+    d.has_op = true;
+    d.op = std::move(op);
+    return d;
+  }
+
+  Decision decide_create(Decision d, const ObjectPolicy& policy, const Object& source,
+                         const std::vector<std::string>& members, bool group_members) {
+    const Record& rec = d.change.record;
+    Object mapped_create = policy.mapper.map(source, true);
+    resolve_references(policy, mapped_create);
+    Object mapped_update = policy.mapper.map(source, false);
+    resolve_references(policy, mapped_update);
+
+    // Matching: the first key with a value decides; two targets is an error.
+    std::optional<std::string> matched;
+    bool any_value = policy.match.empty();
+    for (const MatchKey& key : policy.match) {
+      const Value* v = lookup_path(source, key.source);
+      if (!v || v->is_empty()) continue;
+      any_value = true;
+      std::vector<std::string> ids = sink_.find(rec.type, key.target, *v, key.ignore_case);
+      if (ids.empty()) continue;
+      if (ids.size() > 1)
+        throw Error(ErrorKind::input, "matches " + std::to_string(ids.size()) + " target objects by " + key.target +
+                                          " = '" + v->to_string() + "' (" + ids[0] + ", " + ids[1] +
+                                          "); refusing to pick one");
+      matched = ids[0];
+      break;
+    }
+    if (!any_value) {
+      std::string keys;
+      for (const auto& k : policy.match) keys += (keys.empty() ? "" : ", ") + k.source;
+      throw Error(ErrorKind::input, "has no value for any match key (" + keys + ")");
+    }
+    const bool recovering = recovering_.count({rec.type, rec.id}) > 0;
+    // d.next already carries the source snapshot computed in decide().
+    d.next.hash = hash_of(mapped_update, group_members ? &members : nullptr);
+    Operation op;
+    op.type = rec.type;
+    op.source_id = rec.id;
+    if (matched) {
+      if (auto other = state_.source_for_target(rec.type, *matched); other && *other != rec.id)
+        throw Error(ErrorKind::input, "matches target " + *matched + ", which is already linked to source object " +
+                                          *other);
+      d.next.target_id = *matched;
+      d.next.created_by_pipeline = recovering;
+      if (policy.ownership == Ownership::created_by_pipeline && !recovering) {
+        // Adopt the link so the object is recognised later, but leave it alone.
+        d.next.written = "{}";
+        d.skipped = true;
+        d.store_link = true;
+        return d;
+      }
+      op.kind = OpKind::update;
+      op.target_id = *matched;
+      op.attributes = mapped_update;
+      if (group_members) op.members_add = members;
+      Object written = mapped_update;
+      if (group_members) {
+        List list;
+        for (const auto& m : members) list.emplace_back(m);
+        written.set(std::string(kMembersKey), Value(std::move(list)));
+      }
+      d.next.written = to_json(Value(std::move(written)));
+    } else {
+      op.kind = OpKind::create;
+      op.attributes = mapped_create;
+      if (group_members) op.members_add = members;
+      Object written = mapped_create;
+      if (group_members) {
+        List list;
+        for (const auto& m : members) list.emplace_back(m);
+        written.set(std::string(kMembersKey), Value(std::move(list)));
+      }
+      d.next.written = to_json(Value(std::move(written)));
+      d.next.created_by_pipeline = true;
+      d.intent = true;
+    }
+    d.has_op = true;
+    d.op = std::move(op);
+    return d;
+  }
+
+  void count_op(OpKind kind) {
+    switch (kind) {
+      case OpKind::create: ++report_.counts.created; break;
+      case OpKind::update: ++report_.counts.updated; break;
+      case OpKind::disable: ++report_.counts.disabled; break;
+      case OpKind::remove: ++report_.counts.deleted; break;
+    }
+  }
+
+  void record_error(const Decision& d, std::string_view operation, const std::string& message) {
+    ++report_.counts.failed;
+    RunError e{std::string(to_string(d.change.record.type)), d.change.record.id, std::string(operation), message};
+    log_.warn(std::string(to_string(d.change.record.type)) + " " + d.change.record.id + ": " + message);
+    if (!options_.dry_run) state_.add_error(run_id_, e);
+    if (report_.errors.size() < 20) report_.errors.push_back(std::move(e));
+  }
+
+  void apply(std::vector<Decision>& decisions) {
+    if (decisions.empty()) return;
+    std::vector<Operation> ops;
+    std::vector<std::size_t> index;
+    for (std::size_t i = 0; i < decisions.size(); ++i) {
+      if (!decisions[i].has_op) continue;
+      index.push_back(i);
+      ops.push_back(decisions[i].op);  // copied: the decision keeps its op for the plan
+    }
+    if (options_.dry_run) {
+      for (auto& d : decisions) {
+        if (!d.error.empty()) {
+          record_error(d, "match", d.error);
+        } else if (d.skipped) {
+          ++report_.counts.skipped;
+        } else if (d.has_op) {
+          count_op(d.op.kind);
+          if (report_.plan.size() < options_.plan_limit)
+            report_.plan.push_back({d.op.kind, d.op.type, d.op.source_id, d.op.target_id, d.op.attributes,
+                                    d.op.members_add.size(), d.op.members_remove.size()});
+        }
+      }
+      return;
+    }
+    // Intent first: a crash after the sink commits but before we do leaves a
+    // trace the next run uses to adopt instead of duplicating.
+    bool any_intent = std::any_of(decisions.begin(), decisions.end(), [](const Decision& d) { return d.intent; });
+    if (any_intent) {
+      state_.begin();
+      for (const auto& d : decisions)
+        if (d.intent) state_.add_intent(d.change.record.type, d.change.record.id, run_id_);
+      state_.commit();
+    }
+    std::vector<OpResult> results(ops.size());
+    if (!ops.empty()) sink_.apply(ops, results);
+    state_.begin();
+    try {
+      std::size_t r = 0;
+      for (std::size_t i = 0; i < decisions.size(); ++i) {
+        Decision& d = decisions[i];
+        const Record& rec = d.change.record;
+        if (!d.error.empty()) {
+          record_error(d, "match", d.error);
+          continue;
+        }
+        if (d.has_op) {
+          const OpResult& result = results[r++];
+          if (!result.ok) {
+            record_error(d, to_string(d.op.kind), result.error.empty() ? "the sink reported a failure" : result.error);
+            continue;
+          }
+          count_op(d.op.kind);
+          ++progress_.written;
+          if (d.drop_link) {
+            state_.delete_link(rec.type, rec.id);
+          } else {
+            if (d.op.kind == OpKind::create) d.next.target_id = result.target_id;
+            mark_seen(state_.put_link(rec.type, rec.id, d.next));
+          }
+          if (d.intent || recovering_.count({rec.type, rec.id})) state_.clear_intent(rec.type, rec.id);
+          continue;
+        }
+        if (d.skipped) ++report_.counts.skipped;
+        if (d.store_link) mark_seen(state_.put_link(rec.type, rec.id, d.next));
+      }
+      state_.commit();
+    } catch (...) {
+      state_.rollback();
+      throw;
+    }
+    if (options_.progress) options_.progress(progress_);
+  }
+
+  const PipelineConfig& config_;
+  Sink& sink_;
+  StateStore& state_;
+  Logger& log_;
+  const RunOptions& options_;
+  RunReport& report_;
+  std::int64_t run_id_;
+  std::vector<Change> batch_;
+  std::vector<bool> seen_;
+  std::set<std::pair<ObjectType, std::string>> recovering_;
+  Progress progress_;
+};
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+}  // namespace
+
+RunReport Runner::run(const RunOptions& options) {
+  RunReport report;
+  std::optional<std::string> cursor = state_.cursor();
+  bool config_changed = !state_.config_hash().empty() && state_.config_hash() != config_.config_hash;
+  ReadRequest request;
+  request.mode = (options.full || !cursor || cursor->empty() || config_changed) ? ReadMode::full : ReadMode::incremental;
+  if (request.mode == ReadMode::incremental) request.cursor = *cursor;
+  if (config_changed && !options.full && cursor)
+    report.note = "scope, matching or mappings changed since the last run: full evaluation";
+  request.users = config_.users.enabled;
+  request.groups = config_.groups.enabled;
+  request.user_attributes = config_.users.source_attributes();
+  request.group_attributes = config_.groups.source_attributes();
+  report.mode = request.mode == ReadMode::full ? "full" : "incremental";
+
+  if (!options.dry_run) report.run_id = state_.begin_run(report.mode);
+  auto finish = [&](const std::string& status, const std::optional<std::string>& new_cursor) {
+    report.status = status;
+    if (!options.dry_run)
+      state_.finish_run(report.run_id, status, report.counts, report.mode, redactor_.redact(report.error),
+                        redactor_.redact(report.note), new_cursor, config_.config_hash);
+  };
+
+  Engine engine(config_, sink_, state_, log_, options, report, report.run_id);
+  ReadResult result;
+  try {
+    if (!options.dry_run) {
+      std::vector<TargetSchema> schema;
+      if (config_.users.enabled) schema.push_back({ObjectType::user, config_.users.mapper.target_schema()});
+      if (config_.groups.enabled) schema.push_back({ObjectType::group, config_.groups.mapper.target_schema()});
+      sink_.prepare(schema);
+    }
+    try {
+      result = source_.read(request, engine);
+      engine.flush();
+    } catch (const Error& e) {
+      // What was read before the failure is still written; nothing is removed
+      // and the cursor stays where it was.
+      if (e.kind() != ErrorKind::safety && report.counts.processed > 0) {
+        try {
+          engine.flush();
+        } catch (const Error&) {
+        }
+      }
+      throw;
+    }
+    if (!report.note.empty() && !result.note.empty()) report.note += "; ";
+    report.note += result.note;
+    report.mode = result.mode == ReadMode::full ? "full" : "incremental";
+    if (result.complete && result.mode == ReadMode::full) {
+      engine.remove_missing();
+    } else if (!result.complete) {
+      report.note += std::string(report.note.empty() ? "" : "; ") + "the read was incomplete: nothing was removed";
+    }
+  } catch (const Error& e) {
+    report.error = redactor_.redact(e.what());
+    if (e.kind() == ErrorKind::safety || e.kind() == ErrorKind::config) {
+      finish("Failed", std::nullopt);
+      throw Error(e.kind(), report.error);
+    }
+    bool partial = report.counts.created + report.counts.updated + report.counts.disabled + report.counts.deleted > 0;
+    finish(partial ? "Partial" : "Failed", std::nullopt);
+    report.exit_code = partial ? 1 : exit_code_for(e.kind());
+    if (!partial && e.kind() == ErrorKind::read) report.exit_code = 1;
+    log_.error("run " + std::string(partial ? "partial" : "failed") + ": " + first_line(report.error));
+    return report;
+  }
+  std::optional<std::string> new_cursor;
+  if (result.complete) new_cursor = result.cursor;
+  std::string status = report.counts.failed > 0 || !result.complete ? "Partial" : "Success";
+  finish(status, new_cursor);
+  report.exit_code = status == "Success" ? 0 : 1;
+  return report;
+}
+
+}  // namespace dirsync
