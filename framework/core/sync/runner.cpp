@@ -81,6 +81,7 @@ class Engine final : public Emitter {
       state_.for_each_link(type, [&](std::int64_t rowid, std::string source_id, Link link) {
         if (is_seen(rowid)) return;
         if (policy.on_missing == OnMissing::disable && link.disabled) return;
+        if (policy.ownership == Ownership::created_by_pipeline && !link.created_by_pipeline) return;
         missing.push_back({type, std::move(source_id), std::move(link), policy.on_missing});
       });
     }
@@ -275,22 +276,23 @@ class Engine final : public Emitter {
     std::vector<std::string> members;
     if (group_members) members = resolve_members(member_ids);
     try {
-      if (d.link) return decide_update(std::move(d), policy, source, members, group_members, snapshot_changed);
-      return decide_create(std::move(d), policy, source, members, group_members);
+      if (d.link) decide_update(d, policy, source, members, group_members, snapshot_changed);
+      else decide_create(d, policy, source, members, group_members);
     } catch (const Error& e) {
       d.has_op = false;
+      d.intent = false;
       d.error = e.what();
-      return d;
     }
+    return d;
   }
 
-  Decision decide_update(Decision d, const ObjectPolicy& policy, const Object& source,
+  void decide_update(Decision& d, const ObjectPolicy& policy, const Object& source,
                          const std::vector<std::string>& members, bool group_members, bool snapshot_changed) {
     const Record& rec = d.change.record;
     if (policy.ownership == Ownership::created_by_pipeline && !d.link->created_by_pipeline) {
       d.skipped = true;
       d.store_link = snapshot_changed;
-      return d;
+      return;
     }
     Object mapped = policy.mapper.map(source, false);
     resolve_references(policy, mapped);
@@ -298,7 +300,7 @@ class Engine final : public Emitter {
     if (hash == d.link->hash && !d.link->disabled) {
       d.skipped = true;
       d.store_link = snapshot_changed;
-      return d;
+      return;
     }
     Object written = parse_object(d.link->written);
     Operation op;
@@ -329,14 +331,14 @@ class Engine final : public Emitter {
       // Same values, different hash input (e.g. a mapping was reordered).
       d.skipped = true;
       d.store_link = true;
-      return d;
+      return;
     }
     d.has_op = true;
     d.op = std::move(op);
-    return d;
+    return;
   }
 
-  Decision decide_create(Decision d, const ObjectPolicy& policy, const Object& source,
+  void decide_create(Decision& d, const ObjectPolicy& policy, const Object& source,
                          const std::vector<std::string>& members, bool group_members) {
     const Record& rec = d.change.record;
     Object mapped_create = policy.mapper.map(source, true);
@@ -382,7 +384,7 @@ class Engine final : public Emitter {
         d.next.written = "{}";
         d.skipped = true;
         d.store_link = true;
-        return d;
+        return;
       }
       op.kind = OpKind::update;
       op.target_id = *matched;
@@ -411,7 +413,7 @@ class Engine final : public Emitter {
     }
     d.has_op = true;
     d.op = std::move(op);
-    return d;
+    return;
   }
 
   void count_op(OpKind kind) {

@@ -1,0 +1,321 @@
+// The reconciler's decisions, against an in-memory source and sink.
+#include "config/pipeline_config.hpp"
+#include "support/fakes.hpp"
+#include "support/test_support.hpp"
+#include "sync/runner.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace dirsync;
+using namespace dirsync::test;
+
+namespace {
+
+struct NullLogger final : Logger {
+  std::vector<std::string> lines;
+  void log(LogLevel, std::string_view m) override { lines.emplace_back(m); }
+};
+
+const char* kPipeline = R"(version: 1
+name: t
+source: { type: fake }
+sink: { type: fake }
+users:
+  scope:
+    - - { attribute: accountEnabled, operator: IS TRUE }
+  match:
+    - { target: email, source: mail, ignore_case: true }
+    - { target: email, source: userPrincipalName, ignore_case: true }
+  mappings:
+    - { target: email, source: mail }
+    - { target: name, source: displayName }
+    - { target: role, constant: viewer, apply: on_create }
+  on_missing: disable
+  on_out_of_scope: disable
+groups:
+  mappings:
+    - { target: name, source: displayName }
+safety: { max_deletions: 50% }
+)";
+
+struct Harness {
+  TempDir dir;
+  PipelineConfig config;
+  FakeSource source;
+  FakeSink sink;
+  NullLogger log;
+  Redactor redactor;
+  std::unique_ptr<StateStore> state;
+
+  explicit Harness(const std::string& yaml = kPipeline)
+      : config(load_pipeline_text(yaml, dir / "t.yaml")),
+        state(std::make_unique<StateStore>(dir / "t.state.db", "t")) {}
+
+  RunReport run(RunOptions options = {}) {
+    return Runner(config, source, sink, *state, log, redactor).run(options);
+  }
+};
+
+RunOptions full_read() {
+  RunOptions o;
+  o.full = true;
+  return o;
+}
+
+Object person(const std::string& mail, const std::string& name, bool enabled = true) {
+  return Object{{"mail", Value(mail)}, {"displayName", Value(name)}, {"accountEnabled", Value(enabled)}};
+}
+
+}  // namespace
+
+TEST_CASE("first run creates, second identical run writes nothing") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob"))};
+  auto r1 = h.run();
+  CHECK(r1.status == "Success");
+  CHECK(r1.counts.created == 2);
+  CHECK(h.sink.objects.size() == 2);
+  CHECK(h.sink.log[0].attributes.find("role")->as_string() == "viewer");
+
+  h.sink.log.clear();
+  auto r2 = h.run();
+  CHECK(r2.counts.created == 0);
+  CHECK(r2.counts.updated == 0);
+  CHECK(r2.counts.skipped == 2);
+  CHECK(h.sink.log.empty());
+}
+
+TEST_CASE("an update sends only the changed attributes and keeps on_create values") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann"))};
+  h.run();
+  h.sink.log.clear();
+  h.source.changes = {user("u1", person("a@x.com", "Ann Smith"))};
+  auto r = h.run();
+  CHECK(r.counts.updated == 1);
+  REQUIRE(h.sink.log.size() == 1);
+  CHECK(h.sink.log[0].kind == OpKind::update);
+  CHECK(h.sink.log[0].attributes.size() == 1);
+  CHECK(h.sink.log[0].attributes.find("name")->as_string() == "Ann Smith");
+}
+
+TEST_CASE("matching adopts an existing target by the first key with a value, case-insensitively") {
+  Harness h;
+  h.sink.objects["existing"] = {ObjectType::user, Object{{"email", Value("A@X.COM")}}, {}, false};
+  h.source.changes = {user("u1", person("a@x.com", "Ann"))};
+  auto r = h.run();
+  CHECK(r.counts.created == 0);
+  CHECK(r.counts.updated == 1);
+  CHECK(h.sink.log[0].target_id == "existing");
+  // The on_create constant is not forced onto an object we did not create.
+  CHECK(h.sink.log[0].attributes.find("role") == nullptr);
+}
+
+TEST_CASE("two targets matching one source object is a per-object error, never a silent pick") {
+  Harness h;
+  h.sink.objects["t-a"] = {ObjectType::user, Object{{"email", Value("a@x.com")}}, {}, false};
+  h.sink.objects["t-b"] = {ObjectType::user, Object{{"email", Value("a@x.com")}}, {}, false};
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob"))};
+  auto r = h.run();
+  CHECK(r.status == "Partial");
+  CHECK(r.exit_code == 1);
+  CHECK(r.counts.failed == 1);
+  CHECK(r.counts.created == 1);
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].source_id == "u1");
+  CHECK(r.errors[0].message.find("t-a") != std::string::npos);
+  CHECK(r.errors[0].message.find("t-b") != std::string::npos);
+}
+
+TEST_CASE("an object with no value for any match key is reported and skipped") {
+  Harness h;
+  h.source.changes = {user("u1", Object{{"displayName", Value("No Mail")}, {"accountEnabled", Value(true)}})};
+  auto r = h.run();
+  CHECK(r.counts.failed == 1);
+  CHECK(r.errors.at(0).message.find("no value for any match key (mail, userPrincipalName)") != std::string::npos);
+  CHECK(h.sink.objects.empty());
+}
+
+TEST_CASE("objects missing from a complete full read are disabled; from a partial read nothing is removed") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob")),
+                      user("u3", person("c@x.com", "Cy"))};
+  h.run();
+
+  SECTION("failed read") {
+    h.source.changes = {user("u1", person("a@x.com", "Ann"))};
+    h.source.throw_after = 1;
+    auto r = h.run();
+    CHECK(r.counts.disabled == 0);
+    CHECK(r.status == "Failed");
+    CHECK(r.exit_code == 1);
+    CHECK(h.sink.count(OpKind::disable) == 0);
+    CHECK(h.state->cursor() == "cursor-1");  // from the first, complete run
+  }
+  SECTION("incomplete read reported by the source") {
+    h.source.changes = {user("u1", person("a@x.com", "Ann"))};
+    h.source.complete = false;
+    auto r = h.run(full_read());
+    CHECK(r.counts.disabled == 0);
+    CHECK(r.status == "Partial");
+  }
+  SECTION("complete read") {
+    h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob"))};
+    auto r = h.run(full_read());
+    CHECK(r.counts.disabled == 1);
+    CHECK(h.sink.log.back().kind == OpKind::disable);
+    CHECK(h.sink.log.back().source_id == "u3");
+    // Disabling twice is not a change.
+    h.sink.log.clear();
+    auto again = h.run(full_read());
+    CHECK(again.counts.disabled == 0);
+    CHECK(h.sink.log.empty());
+  }
+}
+
+TEST_CASE("the deletion threshold stops the run before any removal; --accept-deletions confirms") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob")),
+                      user("u3", person("c@x.com", "Cy"))};
+  h.run();
+  h.sink.log.clear();
+  h.source.changes = {user("u1", person("a@x.com", "Ann"))};  // 2 of 3 gone: 66% > 50%
+  RunOptions full;
+  full.full = true;
+  try {
+    h.run(full);
+    FAIL("expected a safety stop");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::safety);
+    CHECK(exit_code_for(e.kind()) == 4);
+    CHECK(std::string(e.what()).find("--accept-deletions") != std::string::npos);
+  }
+  CHECK(h.sink.count(OpKind::disable) == 0);
+  CHECK(h.state->runs(1).at(0).status == "Failed");
+  full.accept_deletions = true;
+  auto r = h.run(full);
+  CHECK(r.counts.disabled == 2);
+}
+
+TEST_CASE("leaving the scope applies on_out_of_scope") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann"))};
+  h.run();
+  h.source.changes = {user("u1", person("a@x.com", "Ann", false))};
+  auto r = h.run();
+  CHECK(r.counts.disabled == 1);
+  CHECK(h.sink.objects.begin()->second.disabled);
+}
+
+TEST_CASE("out-of-scope objects are never created") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann", false))};
+  auto r = h.run();
+  CHECK(r.counts.created == 0);
+  CHECK(r.counts.skipped == 1);
+}
+
+TEST_CASE("partial (delta) records merge with the stored source state") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann"))};
+  h.run();
+  h.sink.log.clear();
+  Change delta = user("u1", Object{{"displayName", Value("Ann B")}});
+  delta.record.partial = true;
+  h.source.changes = {delta};
+  auto r = h.run();
+  CHECK(r.mode == "incremental");
+  CHECK(h.source.last_request.cursor == "cursor-1");
+  CHECK(r.counts.updated == 1);
+  // accountEnabled came from the stored state: still in scope, not disabled.
+  CHECK(r.counts.disabled == 0);
+  REQUIRE(h.sink.log.size() == 1);
+  CHECK(h.sink.log[0].attributes.find("name")->as_string() == "Ann B");
+  CHECK(h.sink.log[0].attributes.find("email") == nullptr);
+}
+
+TEST_CASE("soft and hard deletes from a delta") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob"))};
+  h.run();
+  h.source.changes = {user("u1", {}, ChangeKind::soft_deleted), user("u2", {}, ChangeKind::deleted)};
+  auto r = h.run();
+  CHECK(r.counts.disabled == 2);  // on_missing: disable applies to hard deletes too
+}
+
+TEST_CASE("group members are written as target ids, and only membership changes are sent") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob")),
+                      group("g1", Object{{"displayName", Value("Sales")}}, {"u1", "u2", "unknown"})};
+  h.run();
+  const FakeObject* g = nullptr;
+  for (const auto& [id, o] : h.sink.objects)
+    if (o.type == ObjectType::group) g = &o;
+  REQUIRE(g);
+  CHECK(g->members.size() == 2);
+  h.sink.log.clear();
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob")),
+                      group("g1", Object{{"displayName", Value("Sales")}}, {"u1"})};
+  auto r = h.run();
+  REQUIRE(h.sink.log.size() == 1);
+  CHECK(h.sink.log[0].members_remove.size() == 1);
+  CHECK(h.sink.log[0].members_add.empty());
+  CHECK(h.sink.log[0].attributes.empty());
+  CHECK(r.counts.updated == 1);
+}
+
+TEST_CASE("per-object sink failures are recorded and the run continues") {
+  Harness h;
+  h.sink.fail_for = {"u1"};
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob"))};
+  auto r = h.run();
+  CHECK(r.status == "Partial");
+  CHECK(r.counts.failed == 1);
+  CHECK(r.counts.created == 1);
+  auto errors = h.state->run_errors(r.run_id, 10);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].message == "constraint violation on u1");
+  // The failed object is retried next run.
+  h.sink.fail_for.clear();
+  auto r2 = h.run();
+  CHECK(r2.counts.created == 1);
+}
+
+TEST_CASE("plan writes nothing to sink or state") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann"))};
+  RunOptions plan;
+  plan.dry_run = true;
+  auto r = h.run(plan);
+  CHECK(r.counts.created == 1);
+  REQUIRE(r.plan.size() == 1);
+  CHECK(r.plan[0].kind == OpKind::create);
+  CHECK(h.sink.log.empty());
+  CHECK(h.state->runs(10).empty());
+}
+
+TEST_CASE("ownership created_by_pipeline leaves matched objects alone") {
+  std::string yaml = kPipeline;
+  yaml.replace(yaml.find("  on_missing: disable"), 0, "  ownership: created_by_pipeline\n");
+  Harness h(yaml);
+  h.sink.objects["theirs"] = {ObjectType::user, Object{{"email", Value("a@x.com")}}, {}, false};
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob"))};
+  auto r = h.run();
+  CHECK(r.counts.created == 1);
+  CHECK(r.counts.updated == 0);
+  h.source.changes = {user("u2", person("b@x.com", "Bob"))};
+  auto r2 = h.run(full_read());
+  CHECK(r2.counts.disabled == 0);  // u1's target is not ours to disable
+}
+
+TEST_CASE("a changed mapping forces a full read") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann"))};
+  h.run();
+  std::string yaml = kPipeline;
+  yaml.replace(yaml.find("source: displayName }"), 0, "source: displayName, type: string }\n#");
+  h.config = load_pipeline_text(yaml, h.dir / "t.yaml");
+  auto r = h.run();
+  CHECK(r.mode == "full");
+  CHECK(r.note.find("full evaluation") != std::string::npos);
+}
