@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package DirSync's build, tests, benchmarks and demo
+# need. Idempotent; run as root.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config git python3
+  libpoco-dev libyaml-cpp-dev libboost-dev libboost-filesystem-dev libspdlog-dev libfmt-dev
+  catch2 libsqlite3-dev sqlite3 libsimdjson-dev libssl-dev
+  libldap2-dev slapd ldap-utils
+  clang libclang-rt-14-dev
+  time
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Tests start their own slapd on loopback; the packaged service is not needed.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now slapd >/dev/null 2>&1 || true; fi
+echo "dependencies installed"
