@@ -129,6 +129,30 @@ class Engine final : public Emitter {
     apply(decisions);
   }
 
+  /// Groups whose members included objects not written yet (a nested group
+  /// that came later in the read) are decided once more at the end, from
+  /// their stored snapshot: Entra's reference-resolution step.
+  void resolve_deferred() {
+    if (options_.dry_run || deferred_groups_.empty()) return;
+    std::vector<std::string> ids;
+    ids.swap(deferred_groups_);
+    recount_ = false;
+    for (const auto& id : ids) {
+      auto link = state_.find_link(ObjectType::group, id);
+      if (!link) continue;
+      Change c;
+      c.record.type = ObjectType::group;
+      c.record.id = id;
+      c.record.attributes = parse_object(link->source);
+      if (const Value* m = c.record.attributes.find(kMembersKey); m && m->is_list())
+        for (const Value& v : m->as_list()) c.record.members.push_back(v.to_string());
+      c.record.attributes.erase(kMembersKey);
+      emit(std::move(c));
+    }
+    flush();
+    recount_ = true;
+  }
+
   const Progress& progress() const { return progress_; }
 
  private:
@@ -190,8 +214,10 @@ class Engine final : public Emitter {
     d.change = std::move(change);
     const Record& rec = d.change.record;
     const ObjectPolicy& policy = config_.policy(rec.type);
-    ++report_.counts.processed;
-    ++progress_.read;
+    if (recount_) {
+      ++report_.counts.processed;
+      ++progress_.read;
+    }
     if (!policy.enabled) {
       d.skipped = true;
       return d;
@@ -274,7 +300,10 @@ class Engine final : public Emitter {
 
     const bool group_members = rec.type == ObjectType::group && policy.members;
     std::vector<std::string> members;
-    if (group_members) members = resolve_members(member_ids);
+    if (group_members) {
+      members = resolve_members(member_ids);
+      if (members.size() < member_ids.size() && recount_) deferred_groups_.push_back(rec.id);
+    }
     try {
       if (d.link) decide_update(d, policy, source, members, group_members, snapshot_changed);
       else decide_create(d, policy, source, members, group_members);
@@ -495,7 +524,7 @@ class Engine final : public Emitter {
           if (d.intent || recovering_.count({rec.type, rec.id})) state_.clear_intent(rec.type, rec.id);
           continue;
         }
-        if (d.skipped) ++report_.counts.skipped;
+        if (d.skipped && recount_) ++report_.counts.skipped;
         if (d.store_link) mark_seen(state_.put_link(rec.type, rec.id, d.next));
       }
       state_.commit();
@@ -516,6 +545,8 @@ class Engine final : public Emitter {
   std::vector<Change> batch_;
   std::vector<bool> seen_;
   std::set<std::pair<ObjectType, std::string>> recovering_;
+  std::vector<std::string> deferred_groups_;
+  bool recount_ = true;  ///< false while re-deciding deferred groups: they were counted once
   Progress progress_;
 };
 
@@ -558,6 +589,7 @@ RunReport Runner::run(const RunOptions& options) {
     try {
       result = source_.read(request, engine);
       engine.flush();
+      engine.resolve_deferred();
     } catch (const Error& e) {
       // What was read before the failure is still written; nothing is removed
       // and the cursor stays where it was.
