@@ -71,6 +71,10 @@ struct RetryPolicy {
   double jitter = 0.5;                            ///< fraction of each backoff that is randomised
   std::vector<int> statuses{429, 503, 504};
   bool retry_transport_errors = true;
+  /// Also retries a response this returns true for, e.g. Google's 403 whose
+  /// error reason is userRateLimitExceeded (a status alone cannot tell it
+  /// from a permission error). Called only for statuses not in `statuses`.
+  std::function<bool(const Response&)> retry_if;
 };
 
 struct ClientOptions {

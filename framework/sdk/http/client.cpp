@@ -260,6 +260,7 @@ Response Client::send(const Request& request) {
       response = impl_->send_once(request);
       bool retryable = std::find(policy.statuses.begin(), policy.statuses.end(), response.status) !=
                        policy.statuses.end();
+      if (!retryable && policy.retry_if) retryable = policy.retry_if(response);
       if (!retryable) return response;
       server_wait = parse_retry_after(response.header("Retry-After"), impl_->clock().now());
       why = "status " + std::to_string(response.status);
