@@ -23,6 +23,7 @@ struct Options {
   bool json = false;
   bool errors = false;
   std::size_t limit = 20;
+  std::size_t batch_size = 1000;
   std::string expression;  ///< eval
   std::string object;      ///< eval: path of a JSON sample
 };

@@ -43,6 +43,7 @@ int cmd_run(Context& ctx, bool dry_run) {
   options.dry_run = dry_run;
   options.accept_deletions = ctx.options.accept_deletions;
   options.plan_limit = ctx.options.limit;
+  options.batch_size = ctx.options.batch_size;
   const bool tty = isatty(STDERR_FILENO) && ctx.options.log_format == LogFormat::text;
   auto started = std::chrono::steady_clock::now();
   auto last_print = started;

@@ -28,6 +28,7 @@ options:
   --plugin-dir DIR          also look for plugins in DIR (repeatable; see DIRSYNC_PLUGIN_PATH)
   --state PATH              use this state store instead of the pipeline's
   --limit N                 operations shown by plan, runs shown by runs (default 20)
+  --batch-size N            objects per sink batch and state transaction (default 1000)
   --errors                  runs: also list per-object errors
   --json                    runs, plugins: machine-readable output
   --log-format text|json    log lines on stderr (default text)
@@ -72,6 +73,14 @@ Options parse(int argc, char** argv) {
       } catch (...) {
         usage_error("--limit needs a number, not '" + v + "'");
       }
+    } else if (a == "--batch-size") {
+      std::string v = value("--batch-size");
+      try {
+        o.batch_size = std::stoul(v);
+      } catch (...) {
+        usage_error("--batch-size needs a number, not '" + v + "'");
+      }
+      if (o.batch_size == 0) usage_error("--batch-size must be at least 1");
     } else if (a == "--expression" || a == "-e") {
       o.expression = value("--expression");
     } else if (a == "--object") {
@@ -136,7 +145,9 @@ int main(int argc, char** argv) {
     return cmd_daemon(ctx);
   } catch (const Error& e) {
     std::string message = ctx.redactor->redact(e.what());
-    std::fprintf(stderr, "dirsync: error: %s\n", message.c_str());
+    // Located messages already read "file:line:col: error: ..."
+    if (message.find(": error: ") != std::string::npos) std::fprintf(stderr, "%s\n", message.c_str());
+    else std::fprintf(stderr, "dirsync: error: %s\n", message.c_str());
     return exit_code_for(e.kind());
   } catch (const std::exception& e) {
     std::string message = ctx.redactor->redact(e.what());

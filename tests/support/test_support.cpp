@@ -106,5 +106,12 @@ fs::path source_dir() { return DIRSYNC_SOURCE_DIR; }
 fs::path binary_dir() { return DIRSYNC_BINARY_DIR; }
 fs::path plugin_dir() { return DIRSYNC_PLUGIN_DIR; }
 fs::path dirsync_exe() { return DIRSYNC_EXE; }
+fs::path test_plugin_dir() {
+#ifdef DIRSYNC_TEST_PLUGIN_DIR
+  return DIRSYNC_TEST_PLUGIN_DIR;
+#else
+  return binary_dir() / "lib/dirsync/test-plugins";
+#endif
+}
 
 }  // namespace dirsync::test

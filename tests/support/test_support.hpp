@@ -47,5 +47,7 @@ std::filesystem::path source_dir();
 std::filesystem::path binary_dir();
 std::filesystem::path plugin_dir();
 std::filesystem::path dirsync_exe();
+/// Plugins built only for tests (testsource, abi-mismatch).
+std::filesystem::path test_plugin_dir();
 
 }  // namespace dirsync::test

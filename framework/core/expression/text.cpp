@@ -112,7 +112,9 @@ std::string map_case(std::string_view s, F f) {
   for (std::size_t i = 0; i < s.size();) {
     auto b = static_cast<unsigned char>(s[i]);
     if (b < 0x80) {  // ASCII fast path: most directory data
-      out.push_back(static_cast<char>(f(b)));
+      char32_t r = f(b);
+      if (r < 0x80) out.push_back(static_cast<char>(r));
+      else append_utf8(out, r);  // Turkic dotted/dotless i
       ++i;
       continue;
     }

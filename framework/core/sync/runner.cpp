@@ -1,6 +1,8 @@
 #include "sync/runner.hpp"
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <cmath>
 #include <set>
 
@@ -156,6 +158,14 @@ class Engine final : public Emitter {
   const Progress& progress() const { return progress_; }
 
  private:
+  /// Fault injection for the crash tests: DIRSYNC_TEST_CRASH_AFTER_SINK_BATCH=N
+  /// kills the process right after the sink committed its Nth batch and
+  /// before the state store records it: the window the intents protect.
+  void crash_point_after_sink() {
+    static const char* env = std::getenv("DIRSYNC_TEST_CRASH_AFTER_SINK_BATCH");
+    if (env && ++sink_batches_ == std::atoi(env)) std::raise(SIGKILL);
+  }
+
   bool is_seen(std::int64_t rowid) const {
     return rowid >= 0 && static_cast<std::size_t>(rowid) < seen_.size() && seen_[static_cast<std::size_t>(rowid)];
   }
@@ -496,7 +506,10 @@ class Engine final : public Emitter {
       state_.commit();
     }
     std::vector<OpResult> results(ops.size());
-    if (!ops.empty()) sink_.apply(ops, results);
+    if (!ops.empty()) {
+      sink_.apply(ops, results);
+      crash_point_after_sink();
+    }
     state_.begin();
     try {
       std::size_t r = 0;
@@ -546,7 +559,8 @@ class Engine final : public Emitter {
   std::vector<bool> seen_;
   std::set<std::pair<ObjectType, std::string>> recovering_;
   std::vector<std::string> deferred_groups_;
-  bool recount_ = true;  ///< false while re-deciding deferred groups: they were counted once
+  bool recount_ = true;
+  int sink_batches_ = 0;  ///< false while re-deciding deferred groups: they were counted once
   Progress progress_;
 };
 
