@@ -141,6 +141,7 @@ class SqliteSink final : public Sink {
   }
 
   ~SqliteSink() override {
+    if (db_ && !sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     statements_.clear();
     if (db_) sqlite3_close_v2(db_);
   }
@@ -160,6 +161,7 @@ class SqliteSink final : public Sink {
     const char* collate = ignore_case ? " COLLATE NOCASE" : "";
     std::string key = std::string("f") + collate + '\0' + t.name + '\0' + attribute;
     sqlite3_stmt* stmt = statement(key, [&] {
+      end_read();
       // The index is built the first time a run matches on this column; the COLLATE NOCASE
       // variant is a separate index because SQLite only uses an index whose collation matches.
       std::string index = "ix_" + t.name + "_" + attribute + (ignore_case ? "_nocase" : "");
@@ -167,6 +169,7 @@ class SqliteSink final : public Sink {
            collate + ")");
       return "SELECT \"_id\" FROM " + quote(t.name) + " WHERE " + quote(attribute) + " = ?1" + collate;
     });
+    begin_read();
     std::string json;
     bind(stmt, 1, value, json);
     std::vector<std::string> ids;
@@ -180,6 +183,7 @@ class SqliteSink final : public Sink {
 
   void apply(std::span<const Operation> ops, std::span<OpResult> results) override {
     open();
+    end_read();
     // Schema changes first, in their own transactions: a batch rolled back later must not
     // leave the known-column sets out of step with the file.
     for (const Operation& op : ops)
@@ -190,6 +194,7 @@ class SqliteSink final : public Sink {
 
   std::vector<std::string> test_connection() override {
     open();
+    end_read();
     std::vector<std::string> lines;
     lines.push_back("opened sqlite database " + path_.string() + " (sqlite " + sqlite3_libversion() +
                     ", journal_mode wal, synchronous " + synchronous_ + ")");
@@ -478,6 +483,22 @@ class SqliteSink final : public Sink {
       throw;
     }
     return true;
+  }
+
+  // The host asks find() once or twice per unmatched object between batches. Outside a
+  // transaction each query takes and drops the shared lock (two fcntl calls and a WAL check);
+  // one read transaction spanning the finds up to the next apply() removes that cost.
+  void begin_read() {
+    if (!sqlite3_get_autocommit(db_)) return;
+    sqlite3_stmt* begin = statement("BEGIN READ", [] { return std::string("BEGIN"); });
+    int rc = sqlite3_step(begin);
+    sqlite3_reset(begin);
+    if (rc != SQLITE_DONE) fail("begin read transaction");
+  }
+
+  void end_read() {
+    if (sqlite3_get_autocommit(db_)) return;
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) fail("end read transaction");
   }
 
   void rollback() {

@@ -146,7 +146,13 @@ TEST_CASE("sqlite sink finds by attribute, exactly or ignoring case, through an 
   CHECK(sink->find(ObjectType::user, "no_such_column", "x", false).empty());
   CHECK(sink->find(ObjectType::group, "email", "Ada@Example.com", false).empty());
 
+  // Finds share one read transaction until the next apply, which must still see its own writes.
+  auto later = apply(*sink, {op(OpKind::create, ObjectType::user, "s3", "", {{"email", "CAROL@example.com"}})});
+  REQUIRE(later[0].ok);
+  CHECK(sink->find(ObjectType::user, "email", "carol@example.com", true) == std::vector<std::string>{later[0].target_id});
+
   Db db(dir / "out.db");
+  db.exec("INSERT INTO users (_id, email) VALUES ('external', 'dave@example.com')");  // another writer meanwhile
   auto indexes = db.column("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'users' ORDER BY name");
   CHECK(std::find(indexes.begin(), indexes.end(), "ix_users_email") != indexes.end());
   CHECK(std::find(indexes.begin(), indexes.end(), "ix_users_email_nocase") != indexes.end());
