@@ -20,6 +20,9 @@ struct Clause {
   Value value;
   bool ignore_case = false;
   std::string quantifier;  ///< "any" | "all" for list attributes; empty = any
+  /// member_of only: also count membership through nested groups. The
+  /// quantifier "transitive" says the same.
+  bool transitive = false;
 };
 
 /// A clause that cannot be compiled (unknown operator, bad regex, missing
@@ -59,9 +62,12 @@ class ScopeFilter {
                const Membership* membership = nullptr) const;
   /// Source attributes the filters read.
   std::vector<std::string> attributes() const;
+  /// Some clause is member_of: matches() needs a Membership.
+  bool needs_membership() const { return needs_membership_; }
 
  private:
   std::vector<std::vector<std::shared_ptr<const CompiledClause>>> filters_;
+  bool needs_membership_ = false;
 };
 
 }  // namespace dirsync::scope
