@@ -1,5 +1,8 @@
 #include "mapping/attribute_mapping.hpp"
 
+#include "expression/datetime.hpp"
+#include "expression/text.hpp"
+
 #include <charconv>
 #include <stdexcept>
 
@@ -10,23 +13,25 @@ Object Mapper::map(const Object& source, bool creating, const expr::EvalHooks* h
   out.reserve(mappings_.size());
   for (const AttributeMapping& m : mappings_) {
     if (m.apply == Apply::on_create && !creating) continue;
-    Value result;
-    switch (m.kind) {
-      case Kind::direct:
-        if (const Value* v = lookup_path(source, m.source)) result = *v;
-        break;
-      case Kind::constant: result = m.constant; break;
-      case Kind::expression: {
-        auto r = m.expression->evaluate(source, hooks);
-        if (!r) continue;  // IgnoreFlowIfNullOrEmpty
-        result = std::move(*r);
-        break;
-      }
-      case Kind::none: break;
-    }
-    if (result.is_null() && !m.default_value.is_null() && (!m.default_if_null || creating))
-      result = m.default_value;
     try {
+      Value result;
+      switch (m.kind) {
+        case Kind::direct:
+          if (const Value* v = lookup_path(source, m.source)) result = *v;
+          break;
+        case Kind::constant: result = m.constant; break;
+        case Kind::expression: {
+          auto r = m.expression->evaluate(source, hooks);
+          if (!r) continue;  // IgnoreFlowIfNullOrEmpty: the attribute is not written at all
+          result = std::move(*r);
+          break;
+        }
+        case Kind::none: break;
+      }
+      // Entra's "default value if null": with default_if_null only when
+      // creating, so an update never overwrites a value set in the target.
+      if (result.is_null() && !m.default_value.is_null() && (!m.default_if_null || creating))
+        result = m.default_value;
       out.set(m.target, convert(result, m.type));
     } catch (const Error& e) {
       throw Error(ErrorKind::input, "target attribute '" + m.target + "': " + e.what());
@@ -51,32 +56,81 @@ std::vector<std::pair<std::string, TargetType>> Mapper::target_schema() const {
   return out;
 }
 
+namespace {
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string shown(const Value& v) { return v.is_string() ? "'" + v.as_string() + "'" : v.to_string(); }
+
+Value to_boolean(const Value& value) {
+  if (value.is_bool()) return value;
+  if (value.is_integer() && (value.as_integer() == 0 || value.as_integer() == 1)) return Value(value.as_integer() == 1);
+  if (value.is_string()) {
+    std::string s = expr::text::to_lower(trimmed(value.as_string()));
+    if (s == "true" || s == "1" || s == "yes") return Value(true);
+    if (s == "false" || s == "0" || s == "no") return Value(false);
+  }
+  throw Error(ErrorKind::input, "cannot convert " + shown(value) + " to boolean");
+}
+
+Value to_integer(const Value& value) {
+  if (value.is_integer()) return value;
+  if (value.is_bool()) return Value(std::int64_t{value.as_bool() ? 1 : 0});
+  if (value.is_number()) {
+    double d = value.as_number();
+    if (d >= -9.2e18 && d <= 9.2e18 && d == static_cast<double>(static_cast<std::int64_t>(d)))
+      return Value(static_cast<std::int64_t>(d));
+  }
+  if (value.is_string()) {
+    std::string_view s = trimmed(value.as_string());
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    std::int64_t n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (!s.empty() && ec == std::errc() && end == s.data() + s.size()) return Value(n);
+  }
+  throw Error(ErrorKind::input, "cannot convert " + shown(value) + " to integer");
+}
+
+Value to_datetime(const Value& value) {
+  if (value.is_string()) {
+    if (auto t = expr::dt::parse(value.as_string())) return Value(expr::dt::format_iso(*t));
+  }
+  throw Error(ErrorKind::input, "cannot convert " + shown(value) + " to date-time (expected ISO 8601, such as 2024-05-01T12:00:00Z)");
+}
+
+// A reference is the id of another object: Graph sends the manager as an
+// object, SCIM as {"value": id}; keep only the id.
+Value to_reference(const Value& value) {
+  if (value.is_object()) {
+    for (const char* key : {"id", "value"})
+      if (const Value* id = value.as_object().find(key); id && !id->is_empty()) return Value(id->to_string());
+    throw Error(ErrorKind::input, "cannot use " + to_json(value) + " as a reference (it has no 'id' or 'value')");
+  }
+  if (value.is_list()) {
+    List ids;
+    for (const Value& item : value.as_list())
+      if (!item.is_null()) ids.push_back(to_reference(item));
+    return Value(std::move(ids));
+  }
+  return value;
+}
+
+}  // namespace
+
 Value convert(const Value& value, TargetType type) {
   if (value.is_null()) return value;
   switch (type) {
-    case TargetType::any:
-    case TargetType::datetime:
-    case TargetType::reference: return value;
-    case TargetType::string:
-      return value.is_string() ? value : Value(value.to_string());
-    case TargetType::boolean: {
-      if (value.is_bool()) return value;
-      std::string s = value.to_string();
-      if (s == "true" || s == "True" || s == "TRUE" || s == "1") return Value(true);
-      if (s == "false" || s == "False" || s == "FALSE" || s == "0") return Value(false);
-      throw Error(ErrorKind::input, "cannot convert '" + s + "' to boolean");
-    }
-    case TargetType::integer: {
-      if (value.is_integer()) return value;
-      std::string s = value.to_string();
-      std::int64_t n = 0;
-      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-      if (ec != std::errc() || end != s.data() + s.size())
-        throw Error(ErrorKind::input, "cannot convert '" + s + "' to integer");
-      return Value(n);
-    }
-    case TargetType::list:
-      return value.is_list() ? value : Value(List{value});
+    case TargetType::any: return value;
+    case TargetType::string: return value.is_string() ? value : Value(value.to_string());
+    case TargetType::boolean: return to_boolean(value);
+    case TargetType::integer: return to_integer(value);
+    case TargetType::datetime: return to_datetime(value);
+    case TargetType::reference: return to_reference(value);
+    case TargetType::list: return value.is_list() ? value : Value(List{value});
   }
   return value;
 }
