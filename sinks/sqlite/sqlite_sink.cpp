@@ -65,7 +65,7 @@ TargetType type_of(const Value& v) {
 // The object's own data broke a rule; any other code means the database is unusable.
 bool is_per_object(int rc) {
   rc &= 0xff;
-  return rc == SQLITE_CONSTRAINT || rc == SQLITE_MISMATCH || rc == SQLITE_TOOBIG || rc == SQLITE_RANGE;
+  return rc == SQLITE_CONSTRAINT || rc == SQLITE_MISMATCH || rc == SQLITE_TOOBIG;
 }
 
 struct ObjectFailure {
