@@ -162,6 +162,7 @@ void Slapd::write_config() {
   c << "rootdn \"" << root_dn() << "\"\n";
   c << "rootpw " << root_password() << "\n";
   c << "directory " << (d / "db").string() << "\n";
+  if (options_.nosync) c << "dbnosync\n";
   c << "index objectClass eq\nindex uid,cn,mail,employeeNumber,entryUUID,member,uniqueMember,memberUid eq\n";
   for (const auto& line : options_.extra_database_config) c << line << "\n";
   c << "overlay memberof\n";

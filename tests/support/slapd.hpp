@@ -25,6 +25,9 @@ struct SlapdOptions {
   bool tls = false;
   /// Entries created after the first start: ou=people, ou=groups, ou=disabled.
   bool standard_ous = true;
+  /// No fsync per write transaction: a throwaway database needs no
+  /// durability, and fsyncs (one per memberOf update, too) dominate otherwise.
+  bool nosync = true;
   /// Lines appended to the database section of slapd.conf (indexes, limits).
   std::vector<std::string> extra_database_config;
 };

@@ -1,0 +1,185 @@
+// LDAP sink connections: bind failures, TLS (ldaps and StartTLS, verified
+// against a throwaway CA), and the server going away mid-run.
+#include <catch2/catch.hpp>
+
+#include "integration/ldap_fixture.hpp"
+
+using namespace dirsync;
+using namespace dirsync::test;
+
+namespace {
+
+const std::string kPeople = "ou=people,dc=example,dc=com";
+
+ErrorKind prepare_error(Sink& sink, std::string& message) {
+  try {
+    sink.prepare(default_schema());
+  } catch (const Error& e) {
+    message = e.what();
+    return e.kind();
+  }
+  FAIL("prepare did not throw");
+  return ErrorKind::internal;
+}
+
+}  // namespace
+
+TEST_CASE("ldap connection: a wrong bind password is an auth error without the password", "[ldap]") {
+  Slapd slapd(sink_slapd_options());
+  add_service_account(slapd);
+  LdapPlugin plugin;
+  CaptureLogger log;
+  const std::string wrong = "Wr0ng-Pa55-e7c1";
+  auto sink = plugin.make(slapd.url(), Object{{"bind_password", wrong}}, &log);
+  std::string message;
+  CHECK(prepare_error(*sink, message) == ErrorKind::auth);
+  CHECK(exit_code_for(ErrorKind::auth) == 3);
+  CHECK(message.find("Invalid credentials") != std::string::npos);
+  CHECK(message.find(kSyncDn) != std::string::npos);
+  CHECK(message.find(wrong) == std::string::npos);
+  CHECK(log.all().find(wrong) == std::string::npos);
+
+  SECTION("apply fails the same way, never as per-object results") {
+    std::vector<OpResult> results(1);
+    std::vector<Operation> ops{create_user("x")};
+    try {
+      sink->apply(ops, results);
+      FAIL("apply did not throw");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::auth);
+      CHECK(std::string(e.what()).find(wrong) == std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("ldap connection: an unreachable server is a connection error", "[ldap]") {
+  Slapd slapd;
+  const std::string url = slapd.url();
+  slapd.stop();
+  LdapPlugin plugin;
+  auto sink = plugin.make(url, Object{{"bind_dn", slapd.root_dn()}, {"bind_password", slapd.root_password()}});
+  std::string message;
+  CHECK(prepare_error(*sink, message) == ErrorKind::connection);
+  CHECK(message.find(url) != std::string::npos);
+  CHECK(message.find(slapd.root_password()) == std::string::npos);
+}
+
+TEST_CASE("ldap connection: bad configuration is reported before any I/O", "[ldap]") {
+  LdapPlugin plugin;
+  auto expect_config = [&](const Object& settings, const std::string& needle) {
+    try {
+      plugin.make("ldap://127.0.0.1:1", settings);
+      FAIL("expected a configuration error");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::config);
+      CHECK(std::string(e.what()).find(needle) != std::string::npos);
+    }
+  };
+  expect_config(Object{{"user_dn", "ou=people,dc=example,dc=com"}}, "names no attribute");
+  expect_config(Object{{"user_dn", "uid={uid,ou=people"}}, "unclosed");
+  expect_config(Object{{"member_attribute", "members"}}, "expected member, uniqueMember or memberUid");
+  expect_config(Object{{"disable_action", "archive"}}, "expected attributes, move or delete");
+  expect_config(Object{{"url", "ldaps://127.0.0.1:1"}, {"start_tls", true}}, "start_tls");
+}
+
+TEST_CASE("ldap connection: the server stopping mid-run fails the batch with a connection error", "[ldap]") {
+  Slapd slapd(sink_slapd_options());
+  add_service_account(slapd);
+  LdapPlugin plugin;
+  CaptureLogger log;
+  auto sink = plugin.make(slapd.url(), {}, &log);
+  sink->prepare(default_schema());
+  auto first = apply_one(*sink, create_user("before"));
+  REQUIRE(first.ok);
+
+  slapd.stop();
+  std::vector<Operation> batch{create_user("during1"), create_user("during2"),
+                               op_on(OpKind::update, ObjectType::user, first.target_id, Object{{"sn", "X"}})};
+  std::vector<OpResult> results(batch.size());
+  try {
+    sink->apply(batch, results);
+    FAIL("apply did not throw");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::connection);
+    CHECK(std::string(e.what()).find(kSyncPassword) == std::string::npos);
+  }
+
+  SECTION("after the server is back, the rerun of the same batch converges") {
+    slapd.start();
+    auto again = apply_ops(*sink, batch);
+    for (const auto& r : again) {
+      INFO(r.error);
+      CHECK(r.ok);
+    }
+    CHECK(slapd.search(kPeople, "(uid=during*)").size() == 2);
+    CHECK(slapd.read("uid=before," + kPeople).value("sn") == "X");
+    CHECK(log.all().find(kSyncPassword) == std::string::npos);
+  }
+}
+
+TEST_CASE("ldap connection: a dropped connection is re-established once, transparently", "[ldap]") {
+  Slapd slapd(sink_slapd_options());
+  add_service_account(slapd);
+  LdapPlugin plugin;
+  CaptureLogger log;
+  auto sink = plugin.make(slapd.url(), {}, &log);
+  sink->prepare(default_schema());
+  auto first = apply_one(*sink, create_user("one"));
+  REQUIRE(first.ok);
+  // The restart drops the sink's connection; the next operations find it gone.
+  slapd.stop();
+  slapd.start();
+  auto results = apply_ops(*sink, {create_user("two"), create_user("three"),
+                                   op_on(OpKind::update, ObjectType::user, first.target_id, Object{{"sn", "Y"}})});
+  for (const auto& r : results) {
+    INFO(r.error);
+    CHECK(r.ok);
+  }
+  CHECK(log.all().find("reconnecting") != std::string::npos);
+  CHECK(slapd.read("uid=three," + kPeople).value("entryUUID") == results[1].target_id);
+  CHECK(slapd.read("uid=one," + kPeople).value("sn") == "Y");
+
+  slapd.stop();
+  slapd.start();
+  CHECK(sink->find(ObjectType::user, "uid", "two", true) == std::vector<std::string>{results[0].target_id});
+}
+
+TEST_CASE("ldap connection: TLS verifies the server certificate by default", "[ldap]") {
+  Slapd slapd(sink_slapd_options(true));
+  add_service_account(slapd);
+  LdapPlugin plugin;
+  const std::string ca = slapd.ca_file().string();
+
+  SECTION("ldaps with the CA file") {
+    auto sink = plugin.make(slapd.ldaps_url(), Object{{"tls_ca_file", ca}});
+    sink->prepare(default_schema());
+    auto r = apply_one(*sink, create_user("tls1"));
+    INFO(r.error);
+    CHECK(r.ok);
+    auto lines = sink->test_connection();
+    REQUIRE(!lines.empty());
+    CHECK(lines[0].find(slapd.ldaps_url()) != std::string::npos);
+  }
+  SECTION("StartTLS with the CA file") {
+    auto sink = plugin.make(slapd.url(), Object{{"tls_ca_file", ca}, {"start_tls", true}});
+    sink->prepare(default_schema());
+    CHECK(apply_one(*sink, create_user("tls2")).ok);
+  }
+  SECTION("ldaps without a trusted CA is refused") {
+    auto sink = plugin.make(slapd.ldaps_url());
+    std::string message;
+    CHECK(prepare_error(*sink, message) == ErrorKind::connection);
+    CHECK(message.find(kSyncPassword) == std::string::npos);
+  }
+  SECTION("StartTLS without a trusted CA is refused") {
+    auto sink = plugin.make(slapd.url(), Object{{"start_tls", true}});
+    std::string message;
+    CHECK(prepare_error(*sink, message) == ErrorKind::connection);
+    CHECK(message.find("starttls") != std::string::npos);
+  }
+  SECTION("tls_verify: false accepts any certificate") {
+    auto sink = plugin.make(slapd.ldaps_url(), Object{{"tls_verify", false}});
+    sink->prepare(default_schema());
+    CHECK(apply_one(*sink, create_user("tls3")).ok);
+  }
+}
