@@ -22,6 +22,19 @@ ErrorKind prepare_error(Sink& sink, std::string& message) {
   return ErrorKind::internal;
 }
 
+// A server with the service account and a prepared sink bound to it.
+struct Running {
+  Slapd slapd{sink_slapd_options()};
+  LdapPlugin plugin;
+  CaptureLogger log;
+  std::unique_ptr<Sink> sink;
+  Running() {
+    add_service_account(slapd);
+    sink = plugin.make(slapd.url(), {}, &log);
+    sink->prepare(default_schema());
+  }
+};
+
 }  // namespace
 
 TEST_CASE("ldap connection: a wrong bind password is an auth error without the password", "[ldap]") {
@@ -83,12 +96,8 @@ TEST_CASE("ldap connection: bad configuration is reported before any I/O", "[lda
 }
 
 TEST_CASE("ldap connection: the server stopping mid-run fails the batch with a connection error", "[ldap]") {
-  Slapd slapd(sink_slapd_options());
-  add_service_account(slapd);
-  LdapPlugin plugin;
-  CaptureLogger log;
-  auto sink = plugin.make(slapd.url(), {}, &log);
-  sink->prepare(default_schema());
+  Running env;
+  auto& [slapd, plugin, log, sink] = env;
   auto first = apply_one(*sink, create_user("before"));
   REQUIRE(first.ok);
 
@@ -118,12 +127,8 @@ TEST_CASE("ldap connection: the server stopping mid-run fails the batch with a c
 }
 
 TEST_CASE("ldap connection: a dropped connection is re-established once, transparently", "[ldap]") {
-  Slapd slapd(sink_slapd_options());
-  add_service_account(slapd);
-  LdapPlugin plugin;
-  CaptureLogger log;
-  auto sink = plugin.make(slapd.url(), {}, &log);
-  sink->prepare(default_schema());
+  Running env;
+  auto& [slapd, plugin, log, sink] = env;
   auto first = apply_one(*sink, create_user("one"));
   REQUIRE(first.ok);
   // The restart drops the sink's connection; the next operations find it gone.
