@@ -6,6 +6,7 @@
 // instead of copying them, so a function only allocates for its own result.
 #include "expression/expression.hpp"
 
+#include "expression/attribute_ref.hpp"
 #include "expression/datetime.hpp"
 #include "expression/text.hpp"
 
@@ -60,7 +61,7 @@ class Node {
   std::uint8_t mode = 0;  // Replace: which of its five behaviours
   std::size_t offset = 0;
   Value literal;
-  std::string path;
+  AttributeRef attribute;
   const FunctionInfo* fn = nullptr;
   std::vector<Node> args;
   std::shared_ptr<const text::Regex> regex;  // Replace with a constant pattern
@@ -825,7 +826,7 @@ void eval(Ctx& ctx, const Node& n, Res& out) {
     case NodeKind::empty: out.borrow(&kNull); return;
     case NodeKind::literal: out.borrow(&n.literal); return;
     case NodeKind::attribute: {
-      const Value* v = lookup_path(ctx.attrs, n.path);
+      const Value* v = n.attribute.find(ctx.attrs);
       out.borrow(v ? v : &kNull);
       return;
     }
@@ -931,8 +932,8 @@ class Parser {
       std::string_view name = trim(s_.substr(i_ + 1, end - i_ - 1));
       if (name.empty()) throw ParseError(i_, "empty attribute name");
       n.kind = NodeKind::attribute;
-      n.path = std::string(name);
-      if (std::find(attributes.begin(), attributes.end(), n.path) == attributes.end()) attributes.push_back(n.path);
+      n.attribute = AttributeRef(std::string(name));
+      if (std::find(attributes.begin(), attributes.end(), name) == attributes.end()) attributes.emplace_back(name);
       i_ = end + 1;
       return n;
     }

@@ -8,16 +8,26 @@
 
 namespace dirsync::mapping {
 
+Mapper::Mapper(std::vector<AttributeMapping> mappings) : mappings_(std::move(mappings)) {
+  sources_.reserve(mappings_.size());
+  for (const AttributeMapping& m : mappings_) sources_.emplace_back(m.source);
+}
+
+namespace {
+void convert_in_place(Value& value, TargetType type);
+}
+
 Object Mapper::map(const Object& source, bool creating, const expr::EvalHooks* hooks) const {
   Object out;
   out.reserve(mappings_.size());
-  for (const AttributeMapping& m : mappings_) {
+  for (std::size_t i = 0; i < mappings_.size(); ++i) {
+    const AttributeMapping& m = mappings_[i];
     if (m.apply == Apply::on_create && !creating) continue;
     try {
       Value result;
       switch (m.kind) {
         case Kind::direct:
-          if (const Value* v = lookup_path(source, m.source)) result = *v;
+          if (const Value* v = sources_[i].find(source)) result = *v;
           break;
         case Kind::constant: result = m.constant; break;
         case Kind::expression: {
@@ -32,7 +42,8 @@ Object Mapper::map(const Object& source, bool creating, const expr::EvalHooks* h
       // creating, so an update never overwrites a value set in the target.
       if (result.is_null() && !m.default_value.is_null() && (!m.default_if_null || creating))
         result = m.default_value;
-      out.set(m.target, convert(result, m.type));
+      convert_in_place(result, m.type);
+      out.set(m.target, std::move(result));
     } catch (const Error& e) {
       throw Error(ErrorKind::input, "target attribute '" + m.target + "': " + e.what());
     }
@@ -119,20 +130,30 @@ Value to_reference(const Value& value) {
   return value;
 }
 
+// Converts without copying values that already have the target's shape.
+void convert_in_place(Value& value, TargetType type) {
+  if (value.is_null()) return;
+  switch (type) {
+    case TargetType::any: return;
+    case TargetType::string:
+      if (!value.is_string()) value = Value(value.to_string());
+      return;
+    case TargetType::boolean: value = to_boolean(value); return;
+    case TargetType::integer: value = to_integer(value); return;
+    case TargetType::datetime: value = to_datetime(value); return;
+    case TargetType::reference: value = to_reference(value); return;
+    case TargetType::list:
+      if (!value.is_list()) value = Value(List{std::move(value)});
+      return;
+  }
+}
+
 }  // namespace
 
 Value convert(const Value& value, TargetType type) {
-  if (value.is_null()) return value;
-  switch (type) {
-    case TargetType::any: return value;
-    case TargetType::string: return value.is_string() ? value : Value(value.to_string());
-    case TargetType::boolean: return to_boolean(value);
-    case TargetType::integer: return to_integer(value);
-    case TargetType::datetime: return to_datetime(value);
-    case TargetType::reference: return to_reference(value);
-    case TargetType::list: return value.is_list() ? value : Value(List{value});
-  }
-  return value;
+  Value out = value;
+  convert_in_place(out, type);
+  return out;
 }
 
 TargetType target_type_from_string(std::string_view t) {

@@ -2,6 +2,7 @@
 // object (Entra's "direct", "constant", "expression" and "none" types).
 #pragma once
 
+#include "expression/attribute_ref.hpp"
 #include "expression/expression.hpp"
 
 #include <dirsync/plugin.hpp>
@@ -32,7 +33,7 @@ struct AttributeMapping {
 class Mapper {
  public:
   Mapper() = default;
-  explicit Mapper(std::vector<AttributeMapping> mappings) : mappings_(std::move(mappings)) {}
+  explicit Mapper(std::vector<AttributeMapping> mappings);
 
   /// Target attributes for `source`. `creating` selects the on_create
   /// mappings and creation-only defaults. Attributes an expression asks to
@@ -48,6 +49,7 @@ class Mapper {
 
  private:
   std::vector<AttributeMapping> mappings_;
+  std::vector<expr::AttributeRef> sources_;  // per mapping: the direct source, resolved fast
 };
 
 /// Converts `value` to the target type (e.g. "true" -> true for boolean,

@@ -9,6 +9,7 @@
 // negation of their positive form over the same values and quantifier.
 #include "scope/scope_filter.hpp"
 
+#include "expression/attribute_ref.hpp"
 #include "expression/text.hpp"
 
 #include <algorithm>
@@ -104,6 +105,7 @@ std::string org_path(std::string_view p) {
 class CompiledClause {
  public:
   Clause clause;
+  expr::AttributeRef attribute;
   Op op = Op::equals;
   bool negated = false;
   bool all = false;
@@ -196,7 +198,7 @@ bool CompiledClause::matches(const Object& attributes, std::string_view object_i
       if (membership->is_member(object_id, o.text, transitive)) return true;
     return false;
   }
-  const Value* v = lookup_path(attributes, clause.attribute);
+  const Value* v = attribute.find(attributes);
   if (op == Op::is_null) return !v || v->is_empty();
   if (op == Op::is_not_null) return v && !v->is_empty();
   if (!v || v->is_empty()) return false;  // Entra: null or empty makes the clause false, negated ones included
@@ -257,6 +259,7 @@ ScopeFilter ScopeFilter::compile(const std::vector<std::vector<Clause>>& filters
       if (cc->op == Op::org_unit && c.attribute.empty()) cc->clause.attribute = "orgUnitPath";  // Google's field
       if (cc->op != Op::member_of && cc->clause.attribute.empty())
         throw ClauseError(i, j, "attribute", "missing attribute");
+      cc->attribute = expr::AttributeRef(cc->clause.attribute);
       bool needs_value = cc->op != Op::is_true && cc->op != Op::is_false && cc->op != Op::is_null &&
                          cc->op != Op::is_not_null;
       if (needs_value) {
