@@ -3,11 +3,15 @@
 # database, then a resync of the unchanged export. Prints users/s, CPU time and peak RSS of each
 # run (wall time suffers when other jobs share the machine; CPU time much less).
 #
-#   bench/file_to_sqlite/run.sh [BUILD_DIR] [USERS]
+# Then the sqlite sink alone (sink_bench.cpp), SINK_ROWS creates: plain, with the two lookups
+# per object a first sync makes, and with random instead of time-ordered ids.
+#
+#   bench/file_to_sqlite/run.sh [BUILD_DIR] [USERS] [SINK_ROWS]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
 users=${2:-100000}
+sink_rows=${3:-1000000}
 dirsync=$build/bin/dirsync
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -29,3 +33,11 @@ for label in "first sync (all creates)" "resync (no changes)"; do
     "peak RSS $((rss / 1024)) MiB"
 done
 echo "database: $(du -h "$work/assets.db" | cut -f1), state: $(du -h "$work"/*.state.db | cut -f1)"
+
+c++ -std=c++20 -O2 -I"$here/../../framework/include" "$here/sink_bench.cpp" -o "$work/sink_bench" \
+  -L"$build/lib" -ldirsync-sdk -Wl,-rpath,"$build/lib" -lboost_filesystem -ldl
+for flags in "" --finds --random-ids; do
+  rm -f "$work"/sink.db*
+  # shellcheck disable=SC2086
+  "$work/sink_bench" "$build/lib/dirsync/plugins" "$work/sink.db" "$sink_rows" $flags
+done
