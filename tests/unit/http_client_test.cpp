@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <dirsync/http.hpp>
+#include <dirsync/http_config.hpp>
 #include <dirsync/oauth.hpp>
 #include <dirsync/plugin.hpp>
 
@@ -17,6 +18,7 @@
 #include <Poco/StreamCopier.h>
 
 #include <functional>
+#include <set>
 #include <mutex>
 #include <sstream>
 
@@ -441,4 +443,26 @@ TEST_CASE("follow_pages stops on the first failing page") {
   chain.process = [&](Response&&) { ++processed; };
   CHECK_THROWS_AS(follow_pages(chain, server.url("/p0")), Error);
   CHECK(processed <= 2);
+}
+
+TEST_CASE("the shared HTTP config keys become client options") {
+  std::set<std::string> keys;
+  for (const auto& f : config_fields()) keys.insert(f.key);
+  CHECK(keys.count("insecure_skip_tls_verify"));
+  CHECK(keys.count("retry_budget"));
+  CapturingLog log;
+  ClientOptions o = client_options(Settings(Object{{"insecure_skip_tls_verify", true},
+                                                   {"max_attempts", 3},
+                                                   {"retry_initial_backoff", 250},
+                                                   {"retry_budget", 60000}}),
+                                   &log, "entra");
+  CHECK(o.insecure_skip_tls_verify);
+  CHECK(o.retry.max_attempts == 3);
+  CHECK(o.retry.initial_backoff == 250ms);
+  CHECK(o.retry.budget == 60000ms);
+  CHECK(o.retry.max_backoff == 30000ms);
+  CHECK_THAT(log.lines, Catch::Contains("entra: TLS certificate verification is disabled"));
+  CapturingLog quiet;
+  CHECK_FALSE(client_options(Settings(), &quiet, "entra").insecure_skip_tls_verify);
+  CHECK(quiet.lines.empty());
 }
