@@ -192,9 +192,12 @@ class FileSource final : public Source {
   }
 
   ReadResult read(const ReadRequest& request, Emitter& out) override {
-    bool has_groups = false;
+    // Reporting an empty but complete group list would let the host delete every group.
+    bool has_groups = std::any_of(exports_.begin(), exports_.end(),
+                                  [](const Export& e) { return e.type == ObjectType::group; });
+    if (request.groups && !has_groups)
+      throw Error(ErrorKind::config, "the pipeline syncs groups but the file source has no `groups` file");
     for (const Export& e : exports_) {
-      has_groups = has_groups || e.type == ObjectType::group;
       bool wanted = e.type == ObjectType::user ? request.users : request.groups;
       if (!wanted) continue;
       if (e.format == Format::csv)
@@ -202,9 +205,6 @@ class FileSource final : public Source {
       else
         read_jsonl(e, out);
     }
-    // Reporting an empty but complete group list would let the host delete every group.
-    if (request.groups && !has_groups)
-      throw Error(ErrorKind::config, "the pipeline syncs groups but the file source has no `groups` file");
     ReadResult result;
     result.complete = true;  // only reached when every line was read and emitted
     result.mode = ReadMode::full;

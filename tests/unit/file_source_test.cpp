@@ -191,10 +191,19 @@ TEST_CASE("file source refuses what it cannot read safely") {
   FileFixture f;
   f.write("users.csv", "id\nu1\n");
   // Without a groups file, "all groups read" would mean "every group is gone".
-  Error e = f.read_error(Object{{"users", "users.csv"}}, true);
-  CHECK(e.kind() == ErrorKind::config);
+  Collect none;
+  ReadRequest both;
+  both.groups = true;
+  try {
+    f.make(Object{{"users", "users.csv"}})->read(both, none);
+    FAIL("read groups without a groups file");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::config);
+    CHECK(std::string(e.what()) == "the pipeline syncs groups but the file source has no `groups` file");
+  }
+  CHECK(none.changes.empty());  // refused before emitting anything
 
-  e = f.read_error(Object{{"users", "missing.csv"}});
+  Error e = f.read_error(Object{{"users", "missing.csv"}});
   CHECK(e.kind() == ErrorKind::connection);
   CHECK(std::string(e.what()) == "cannot open missing.csv: No such file or directory");
 
