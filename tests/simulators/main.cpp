@@ -203,6 +203,7 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<Module>> modules;
     // One line per simulated API.
     modules.push_back(make_graph_module(args));
+    modules.push_back(make_google_module(args));
     if (auto extra = args.unclaimed(); !extra.empty()) {
       std::cerr << "dirsync-sim: unknown option --" << extra.front() << "\n";
       return 2;

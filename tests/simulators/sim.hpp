@@ -69,6 +69,7 @@ class Module {
 };
 
 std::unique_ptr<Module> make_graph_module(Args& args);
+std::unique_ptr<Module> make_google_module(Args& args);
 
 std::string url_decode(const std::string& text);
 std::string json_string(const std::string& text);

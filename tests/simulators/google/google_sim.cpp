@@ -660,6 +660,7 @@ class GoogleModule final : public Module {
       ++stats_errors_;
       return google_error(out, 503, "backendError", "Backend Error");
     }
+    ++stats_user_pages_;
     std::string& b = out.body;
     b.reserve(static_cast<std::size_t>(size) * 900 + 256);
     b = R"({"kind":"admin#directory#users","etag":"\")" + std::to_string(fnv(fp) % 1000000) + R"(\"")";
@@ -690,6 +691,7 @@ class GoogleModule final : public Module {
     std::size_t pos;
     long long page;
     if (!read_token(r, out, fp, pos, page)) return;
+    ++stats_group_pages_;
     std::string& b = out.body;
     b = R"({"kind":"admin#directory#groups","etag":"\"g\"")";
     long long emitted = 0;
@@ -749,6 +751,7 @@ class GoogleModule final : public Module {
       members = g.members;
     }
     std::vector<std::string> roles = split_list(r.param("roles"), ',');
+    ++stats_member_pages_;
     std::string& b = out.body;
     b = R"({"kind":"admin#directory#members","etag":"\"m\"")";
     long long emitted = 0;
@@ -815,7 +818,9 @@ class GoogleModule final : public Module {
     if (parts.size() == 1 && parts[0] == "stats" && r.method == "GET") {
       out.body = R"({"requests":)" + std::to_string(stats_requests_) + R"(,"quota":)" + std::to_string(stats_quota_) +
                  R"(,"errors":)" + std::to_string(stats_errors_) + R"(,"tokens":)" + std::to_string(stats_tokens_) +
-                 R"(,"unauthorized":)" + std::to_string(stats_unauthorized_) + "}";
+                 R"(,"unauthorized":)" + std::to_string(stats_unauthorized_) + R"(,"user_pages":)" +
+                 std::to_string(stats_user_pages_) + R"(,"group_pages":)" + std::to_string(stats_group_pages_) +
+                 R"(,"member_pages":)" + std::to_string(stats_member_pages_) + "}";
       return;
     }
     std::unique_lock lock(state_mutex_);
@@ -927,7 +932,7 @@ class GoogleModule final : public Module {
 
   std::atomic<long long> counter_{0};
   std::atomic<long long> stats_requests_{0}, stats_quota_{0}, stats_errors_{0}, stats_tokens_{0},
-      stats_unauthorized_{0};
+      stats_unauthorized_{0}, stats_user_pages_{0}, stats_group_pages_{0}, stats_member_pages_{0};
 };
 
 }  // namespace
