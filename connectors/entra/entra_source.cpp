@@ -113,22 +113,22 @@ class EntraSource final : public Source {
   std::vector<std::string> test_connection() override {
     std::vector<std::string> lines;
     tokens_->token();
-    lines.push_back("entra: token acquired from " + authority_ + "/" + tenant_);
+    lines.push_back("token acquired from " + authority_ + "/" + tenant_);
     std::size_t users = 0;
     get_checked(api_ + "/users?$top=1&$select=id", "User.Read.All", [&](const std::string& body) {
       parse_page(body, ObjectType::user, ItemShape::object, false, [&](Change&&) { ++users; });
     });
-    lines.push_back("entra: read " + std::to_string(users) + " user from " + api_ + "/users (User.Read.All)");
+    lines.push_back("read " + std::to_string(users) + " user from " + api_ + "/users (User.Read.All)");
     std::string group_id;
     get_checked(api_ + "/groups?$top=1&$select=id", "Group.Read.All", [&](const std::string& body) {
       parse_page(body, ObjectType::group, ItemShape::object, false, [&](Change&& c) { group_id = c.record.id; });
     });
-    lines.push_back("entra: read " + std::string(group_id.empty() ? "0 groups" : "1 group") + " from " + api_ +
+    lines.push_back("read " + std::string(group_id.empty() ? "0 groups" : "1 group") + " from " + api_ +
                     "/groups (Group.Read.All)");
     if (!group_id.empty()) {
       get_checked(api_ + "/groups/" + group_id + "/members?$top=1&$select=id", "GroupMember.Read.All",
                   [](const std::string&) {});
-      lines.push_back("entra: read group members (GroupMember.Read.All)");
+      lines.push_back("read group members (GroupMember.Read.All)");
     }
     return lines;
   }

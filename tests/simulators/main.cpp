@@ -13,6 +13,7 @@
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
@@ -125,6 +126,9 @@ class Router : public Poco::Net::HTTPRequestHandler {
   Router(std::vector<std::unique_ptr<Module>>& modules, std::string base) : modules_(modules), base_(std::move(base)) {}
 
   void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+    // Headers and body go out in separate writes; without TCP_NODELAY the
+    // last segment waits for a delayed ACK (~40 ms a page).
+    static_cast<Poco::Net::HTTPServerRequestImpl&>(req).socket().setNoDelay(true);
     SimRequest r;
     r.method = req.getMethod();
     std::string uri = req.getURI();

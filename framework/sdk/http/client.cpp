@@ -170,6 +170,9 @@ struct Client::Impl {
         request.method == "PATCH")
       req.setContentLength(static_cast<std::streamsize>(request.body.size()));
     std::ostream& os = session.sendRequest(req);
+    // Header and body are separate writes: without TCP_NODELAY a POST's body
+    // waits for the server's delayed ACK.
+    session.socket().setNoDelay(true);
     os.write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
     Poco::Net::HTTPResponse resp;
     std::istream& is = session.receiveResponse(resp);
