@@ -43,5 +43,7 @@ int cmd_runs(Context& ctx);
 int cmd_plugins(Context& ctx);
 int cmd_test_connection(Context& ctx);
 int cmd_daemon(Context& ctx);
+int cmd_test(Context& ctx);
+int cmd_eval(Context& ctx);
 
 }  // namespace dirsync::cli

@@ -19,6 +19,9 @@ commands:
   runs PIPELINE             the sync log: recent runs with their counts and status
   test-connection PIPELINE  check credentials and permissions of the source and the sink
   daemon PIPELINE...        run on each pipeline's schedule; serve push sources (SCIM)
+  test FILE_test.yaml...    run a pipeline's unit tests: fixture objects in, expected operations out
+  eval -e EXPR [--object F] evaluate an expression against a sample object (JSON)
+  eval PIPELINE --object F  show scope and mapped attributes of a sample object
   plugins                   list the plugins found, with their configuration keys
   version                   print the version
 
@@ -133,6 +136,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (cmd == "plugins") return cmd_plugins(ctx);
+    if (cmd == "eval") return cmd_eval(ctx);
+    if (cmd == "test") {
+      if (ctx.options.args.empty()) usage_error("`dirsync test` needs one or more test files");
+      return cmd_test(ctx);
+    }
     bool needs_pipeline = cmd == "validate" || cmd == "plan" || cmd == "run" || cmd == "runs" ||
                           cmd == "test-connection" || cmd == "daemon";
     if (!needs_pipeline) usage_error("unknown command '" + cmd + "'");
