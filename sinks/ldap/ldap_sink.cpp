@@ -202,6 +202,8 @@ std::vector<ConfigField> config_schema() {
       {"page_size", F::integer, false, false, "500", "paged-results page size for searches (RFC 2696)"},
       {"member_batch_size", F::integer, false, false, "1000", "member values per modify request"},
       {"pipeline_depth", F::integer, false, false, "64", "adds in flight at once during a batch"},
+      {"find_preload_after", F::integer, false, false, "100",
+       "after this many lookups of one match attribute, load all its values in one paged search (0: never)"},
   };
 }
 
@@ -264,6 +266,7 @@ SinkConfig SinkConfig::from(const Settings& s) {
   c.page_size = static_cast<int>(std::clamp<std::int64_t>(s.integer("page_size", 500), 1, 100000));
   c.member_batch_size = static_cast<int>(std::clamp<std::int64_t>(s.integer("member_batch_size", 1000), 1, 100000));
   c.pipeline_depth = static_cast<int>(std::clamp<std::int64_t>(s.integer("pipeline_depth", 64), 1, 1024));
+  c.find_preload_after = static_cast<int>(std::max<std::int64_t>(s.integer("find_preload_after", 100), 0));
   return c;
 }
 
@@ -506,6 +509,56 @@ std::vector<std::string> LdapSink::member_values(const std::vector<std::string>&
 
 // ------------------------------------------------------------- find ---
 
+void LdapSink::paged_search(const std::string& base, const std::string& filter,
+                            const std::vector<std::string>& attributes,
+                            const std::function<void(const Resolved&)>& each) {
+  berval* cookie = nullptr;
+  do {
+    std::vector<Resolved> found;
+    berval* next = nullptr;
+    int rc = search(base, LDAP_SCOPE_SUBTREE, filter, attributes, LDAP_NO_LIMIT, found, cookie, &next);
+    if (cookie) ber_bvfree(cookie);
+    cookie = next;
+    if (rc == LDAP_NO_SUCH_OBJECT) break;
+    if (rc != LDAP_SUCCESS) {
+      if (cookie) ber_bvfree(cookie);
+      throw Error(ErrorKind::read, "ldap sink: search " + filter + " under '" + base + "': " + conn_->describe(rc));
+    }
+    for (const auto& entry : found) each(entry);
+  } while (cookie);
+  if (cookie) ber_bvfree(cookie);
+}
+
+void LdapSink::FindIndex::insert(const std::string& value, const std::string& id) {
+  std::string key = lower(value);
+  by_value[key].emplace_back(value, id);
+  by_id[id].push_back(std::move(key));
+}
+
+void LdapSink::FindIndex::erase(const std::string& id) {
+  auto it = by_id.find(id);
+  if (it == by_id.end()) return;
+  for (const auto& key : it->second) {
+    auto& list = by_value[key];
+    list.erase(std::remove_if(list.begin(), list.end(), [&](const auto& p) { return p.second == id; }), list.end());
+  }
+  by_id.erase(it);
+}
+
+void LdapSink::index_written(ObjectType type, const std::string& id, const Object& attributes, bool removed) {
+  for (auto& [key, index] : find_index_) {
+    if (key.first != type || !index.loaded) continue;
+    if (removed) {
+      index.erase(id);
+      continue;
+    }
+    const Value* v = find_ci(attributes, key.second);
+    if (!v) continue;
+    index.erase(id);
+    for (const auto& text : ldap_values(type, key.second, *v)) index.insert(text, id);
+  }
+}
+
 std::vector<std::string> LdapSink::find(ObjectType type, const std::string& attribute, const Value& value,
                                         bool ignore_case) {
   const Value* v = &value;
@@ -516,38 +569,50 @@ std::vector<std::string> LdapSink::find(ObjectType type, const std::string& attr
   if (v->is_empty()) return {};
   const std::string wanted = v->is_bool() ? (v->as_bool() ? "TRUE" : "FALSE") : v->to_string();
   const TypeConfig& tc = type_config(type);
+  const std::string match_class = "(objectClass=" + escape_filter_value(tc.match_class) + ")";
+  std::vector<std::string> ids;
+  auto collect = [&](const Resolved& entry) {
+    std::string id = first_value(entry, config_.id_attribute);
+    if (id.empty()) return;
+    dn_cache_[id] = entry.dn;
+    ids.push_back(std::move(id));
+  };
+
+  // A first sync asks for every object: after enough single lookups, one
+  // paged search of all (value, id) pairs beats a round trip per object.
+  FindIndex& index = find_index_[{type, lower(attribute)}];
+  if (!index.loaded && config_.find_preload_after > 0 && ++index.lookups > config_.find_preload_after) {
+    paged_search(tc.search_base, "(&" + match_class + "(" + attribute + "=*))", {config_.id_attribute, attribute},
+                 [&](const Resolved& entry) {
+                   std::string id = first_value(entry, config_.id_attribute);
+                   if (id.empty()) return;
+                   dn_cache_[id] = entry.dn;
+                   if (auto it = entry.attributes.find(lower(attribute)); it != entry.attributes.end())
+                     for (const auto& val : it->second) index.insert(val, id);
+                 });
+    index.loaded = true;
+    log_->debug("ldap: loaded " + std::to_string(index.by_id.size()) + " " + attribute +
+                " values for matching in one paged search");
+  }
+  if (index.loaded) {
+    if (auto it = index.by_value.find(lower(wanted)); it != index.by_value.end())
+      for (const auto& [val, id] : it->second)
+        if (ignore_case || val == wanted) ids.push_back(id);
+    return ids;
+  }
+
   // The server's matching rule decides case: most naming attributes are
   // caseIgnore, so a case-sensitive match is checked again here.
-  const std::string filter = "(&(objectClass=" + escape_filter_value(tc.match_class) + ")(" + attribute + "=" +
-                             escape_filter_value(wanted) + "))";
-  std::vector<std::string> ids;
-  berval* cookie = nullptr;
-  do {
-    std::vector<Resolved> found;
-    berval* next = nullptr;
-    int rc = search(tc.search_base, LDAP_SCOPE_SUBTREE, filter, {config_.id_attribute, attribute}, LDAP_NO_LIMIT,
-                    found, cookie, &next);
-    if (cookie) ber_bvfree(cookie);
-    cookie = next;
-    if (rc == LDAP_NO_SUCH_OBJECT) break;
-    if (rc != LDAP_SUCCESS) {
-      if (cookie) ber_bvfree(cookie);
-      throw Error(ErrorKind::read, "ldap sink: search " + filter + " under '" + tc.search_base + "': " +
-                                       conn_->describe(rc));
-    }
-    for (const auto& entry : found) {
-      if (!ignore_case) {
-        auto it = entry.attributes.find(lower(attribute));
-        if (it == entry.attributes.end() || std::find(it->second.begin(), it->second.end(), wanted) == it->second.end())
-          continue;
-      }
-      std::string id = first_value(entry, config_.id_attribute);
-      if (id.empty()) continue;
-      dn_cache_[id] = entry.dn;
-      ids.push_back(std::move(id));
-    }
-  } while (cookie);
-  if (cookie) ber_bvfree(cookie);
+  paged_search(tc.search_base, "(&" + match_class + "(" + attribute + "=" + escape_filter_value(wanted) + "))",
+               {config_.id_attribute, attribute}, [&](const Resolved& entry) {
+                 if (!ignore_case) {
+                   auto it = entry.attributes.find(lower(attribute));
+                   if (it == entry.attributes.end() ||
+                       std::find(it->second.begin(), it->second.end(), wanted) == it->second.end())
+                     return;
+                 }
+                 collect(entry);
+               });
   return ids;
 }
 
@@ -712,6 +777,7 @@ OpResult LdapSink::finish_create(const Operation& op, const std::string& dn, int
   if (!id) id = read_id(dn);
   if (!id) return OpResult{false, {}, "added " + dn + " but cannot read its " + config_.id_attribute};
   dn_cache_[*id] = dn;
+  index_written(op.type, *id, op.attributes, false);
   return OpResult{true, *id, {}};
 }
 
@@ -726,6 +792,7 @@ OpResult LdapSink::adopt(const Operation& op, const std::string& dn) {
     change_members(dn, op.members_add, {}, problems);
     if (!problems.empty()) return OpResult{false, *id, "adopted existing " + dn + " but " + problems};
   }
+  index_written(op.type, *id, op.attributes, false);
   log_->info("ldap: " + dn + " already existed; adopted it as " + *id);
   return OpResult{true, *id, {}};
 }
@@ -845,6 +912,7 @@ void LdapSink::update(const Operation& op) {
   std::string dn = dn_of(op.type, op.target_id);
   dn = rename_if_needed(op, dn);
   write_attributes(op.type, dn, op.attributes, false);
+  index_written(op.type, op.target_id, op.attributes, false);
   if (op.type == ObjectType::group && (!op.members_add.empty() || !op.members_remove.empty())) {
     std::string problems;
     change_members(dn, op.members_add, op.members_remove, problems);
@@ -873,6 +941,7 @@ void LdapSink::disable(const Operation& op) {
   Object attrs = config_.disable_attributes;
   for (const auto& [k, v] : op.attributes) attrs.set(k, v);
   write_attributes(op.type, dn, attrs, false);
+  index_written(op.type, op.target_id, attrs, false);
 }
 
 void LdapSink::remove(const Operation& op) {
@@ -886,8 +955,8 @@ void LdapSink::remove(const Operation& op) {
   }
   int rc = conn_->call([&](LDAP* ld) { return ldap_delete_ext_s(ld, dn.c_str(), nullptr, nullptr); },
                        "deleting " + dn);
-  if (rc == LDAP_NO_SUCH_OBJECT) return;
-  if (rc != LDAP_SUCCESS) throw OpFailed("delete " + dn + ": " + conn_->describe(rc));
+  if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) throw OpFailed("delete " + dn + ": " + conn_->describe(rc));
+  index_written(op.type, op.target_id, {}, true);
   // The DN stays cached: a group update later in the run may still need it
   // to remove the deleted member's value.
 }

@@ -19,6 +19,7 @@
 
 #include <dirsync/plugin.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,6 +56,7 @@ struct SinkConfig {
   int page_size = 500;
   int member_batch_size = 1000;
   int pipeline_depth = 64;
+  int find_preload_after = 100;
 
   static SinkConfig from(const Settings& settings);
 };
@@ -117,6 +119,20 @@ class LdapSink : public Sink {
   int search(const std::string& base, int scope, const std::string& filter, const std::vector<std::string>& attributes,
              int limit, std::vector<Resolved>& out, const berval* cookie = nullptr, berval** next_cookie = nullptr);
   static std::string first_value(const Resolved& entry, const std::string& attribute);
+  void paged_search(const std::string& base, const std::string& filter, const std::vector<std::string>& attributes,
+                    const std::function<void(const Resolved&)>& each);
+
+  /// Matching values of one attribute, loaded once per run when a first sync
+  /// looks up many objects, and kept current with this sink's own writes.
+  struct FindIndex {
+    bool loaded = false;
+    int lookups = 0;
+    std::unordered_map<std::string, std::vector<std::pair<std::string, std::string>>> by_value;  // lower -> (value, id)
+    std::unordered_map<std::string, std::vector<std::string>> by_id;                            // id -> lower values
+    void insert(const std::string& value, const std::string& id);
+    void erase(const std::string& id);
+  };
+  void index_written(ObjectType type, const std::string& id, const Object& attributes, bool removed);
   void resolve_many(const std::vector<std::string>& ids);
   void modify(const std::string& dn, ModList& mods, const std::string& what, bool permissive = false);
   int modify_rc(const std::string& dn, ModList& mods, const std::string& what, bool permissive);
@@ -131,6 +147,7 @@ class LdapSink : public Sink {
   bool postread_ = false;
   bool permissive_ = false;
   bool resubmitting_ = false;
+  std::map<std::pair<ObjectType, std::string>, FindIndex> find_index_;  // (type, lowercased attribute)
 };
 
 }  // namespace dirsync::ldap

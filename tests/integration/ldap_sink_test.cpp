@@ -342,3 +342,25 @@ TEST_CASE("ldap sink: datetime targets become GeneralizedTime, references DNs", 
   REQUIRE(r.ok);
   CHECK(env.slapd.read("uid=worker," + kPeople).value("manager") == "uid=boss," + kPeople);
 }
+
+TEST_CASE("ldap sink: after many lookups, matching is served from one paged load kept current", "[ldap]") {
+  Env env(Object{{"find_preload_after", std::int64_t{3}}, {"page_size", std::int64_t{7}}});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) ids.push_back(env.create("pre" + std::to_string(i)));
+  for (int i = 0; i < 30; ++i) {  // the 4th lookup loads all uids, in pages of 7
+    INFO(i);
+    CHECK(env.sink->find(ObjectType::user, "uid", "pre" + std::to_string(i), false) ==
+          std::vector<std::string>{ids[static_cast<std::size_t>(i)]});
+  }
+  CHECK(env.sink->find(ObjectType::user, "uid", "PRE1", true) == std::vector<std::string>{ids[1]});
+  CHECK(env.sink->find(ObjectType::user, "uid", "PRE1", false).empty());
+  CHECK(env.sink->find(ObjectType::user, "uid", "nobody", true).empty());
+
+  std::string fresh = env.create("pre-new");
+  CHECK(env.sink->find(ObjectType::user, "uid", "pre-new", false) == std::vector<std::string>{fresh});
+  REQUIRE(apply_one(*env.sink, op_on(OpKind::update, ObjectType::user, ids[2], Object{{"uid", "pre-renamed"}})).ok);
+  CHECK(env.sink->find(ObjectType::user, "uid", "pre2", false).empty());
+  CHECK(env.sink->find(ObjectType::user, "uid", "pre-renamed", false) == std::vector<std::string>{ids[2]});
+  REQUIRE(apply_one(*env.sink, op_on(OpKind::remove, ObjectType::user, ids[3])).ok);
+  CHECK(env.sink->find(ObjectType::user, "uid", "pre3", false).empty());
+}
