@@ -3,6 +3,7 @@
 #include "sync/runner.hpp"
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <unistd.h>
 
@@ -36,7 +37,23 @@ int cmd_run(Context& ctx, bool dry_run) {
   const PipelineConfig& config = host.config();
   auto source = host.make_source();
   auto sink = host.make_sink();
-  StateStore state(config.state_path, config.name);
+  // A plan never creates the state store: with none yet, it plans against an
+  // empty, throwaway one (everything would be created).
+  std::filesystem::path state_path = config.state_path;
+  std::filesystem::path scratch;
+  if (dry_run && !std::filesystem::exists(state_path)) {
+    scratch = std::filesystem::temp_directory_path() / ("dirsync-plan-" + std::to_string(getpid()));
+    std::filesystem::create_directories(scratch);
+    state_path = scratch / "state.db";
+  }
+  struct Cleanup {
+    std::filesystem::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{scratch};
+  StateStore state(state_path, config.name);
 
   RunOptions options;
   options.full = ctx.options.full;
