@@ -409,7 +409,7 @@ void Server::Impl::handle(HTTPServerRequest& http, HTTPServerResponse& resp) {
         std::string json = to_json(stored);
         store.write([&](Tx& tx) {
           if (kind == ResourceKind::user) check_unique_user_name(tx, stored, {});
-          tx.put(kind, id, 1, stored);
+          tx.put(kind, id, 1, stored, json);
           tx.append_event(kind, EventKind::upsert, id, json);
         });
         audit_id = id;
@@ -556,8 +556,9 @@ void Server::Impl::handle(HTTPServerRequest& http, HTTPServerResponse& resp) {
         version = found->version + 1;
         result = stamp(next, kind, id, created && created->is_string() ? created->as_string() : "", version);
         if (kind == ResourceKind::user) check_unique_user_name(tx, result, id);
-        tx.put(kind, id, version, result);
-        tx.append_event(kind, EventKind::upsert, id, to_json(result));
+        std::string json = to_json(result);
+        tx.put(kind, id, version, result, json);
+        tx.append_event(kind, EventKind::upsert, id, json);
       });
       if (!changed) audit_action += " (unchanged)";
       status = 200;

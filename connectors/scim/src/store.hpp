@@ -97,7 +97,9 @@ class Tx {
   std::optional<StoredResource> get(ResourceKind kind, const std::string& id);
   /// Id of the user whose userName equals `user_name` case-insensitively.
   std::optional<std::string> user_id_by_name(const std::string& user_name);
-  void put(ResourceKind kind, const std::string& id, std::int64_t version, const Object& resource);
+  /// `json` is `resource` serialized (callers already have it for the event).
+  void put(ResourceKind kind, const std::string& id, std::int64_t version, const Object& resource,
+           const std::string& json);
   void erase(ResourceKind kind, const std::string& id);
   void append_event(ResourceKind kind, EventKind change, const std::string& id, const std::string& json);
 
@@ -137,6 +139,9 @@ class Store {
     const std::function<void(Tx&)>* fn;
     std::exception_ptr error;
     bool done = false;
+    // Its own condition: waking only the finished job's thread avoids a
+    // thundering herd of every waiting request on each commit.
+    std::condition_variable cv;
   };
   class Lease;
   Lease lease();
@@ -147,7 +152,7 @@ class Store {
   bool sync_full_;
   std::unique_ptr<Connection> writer_;
   std::mutex mutex_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;  ///< the writer waits on it for jobs
   std::deque<Job*> queue_;
   bool stopping_ = false;
   std::function<void()> hook_;
