@@ -37,6 +37,8 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // Reads between min and max digits.
 bool digits(std::string_view s, std::size_t& i, int min, int max, int& out) {
+  if (max > 9) max = 9;  // an int holds nine digits safely
+  if (min > max) return false;
   int n = 0;
   out = 0;
   while (n < max && i < s.size() && is_digit(s[i])) {
@@ -421,7 +423,8 @@ std::optional<DateTime> add(std::string_view interval, std::int64_t amount, cons
   auto plus = [&](std::int64_t unit) -> std::optional<DateTime> {
     // Bound the amount so that the product cannot overflow; the result must
     // still land inside years 1..9999.
-    if (amount > 4'000'000'000'000LL / (unit / kTicksPerSecond) || amount < -4'000'000'000'000LL / (unit / kTicksPerSecond))
+    constexpr std::int64_t kMaxSeconds = 400'000'000'000LL;  // ~12,700 years: past 1..9999 either way
+    if (amount > kMaxSeconds / (unit / kTicksPerSecond) || amount < -kMaxSeconds / (unit / kTicksPerSecond))
       return std::nullopt;
     DateTime r{t.ticks + amount * unit, t.has_offset};
     Civil c = to_civil(r.ticks);

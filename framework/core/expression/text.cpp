@@ -307,9 +307,23 @@ Regex compile_regex(std::string_view p, bool ignore_case) {
   // .NET numbers unnamed groups first, then named ones; std::regex numbers
   // them all left to right. Track both so "$1" means what it means in .NET.
   std::vector<std::string> group_names;  // per ECMAScript group, "" = unnamed
-  std::vector<std::pair<std::string, int>> names;
+  int depth = 0;
+  // std::regex compiles recursively and expands counted repetitions into
+  // states: bound both so that a pipeline file cannot exhaust the stack or memory.
+  if (p.size() > 4096) throw std::invalid_argument("pattern longer than 4096 characters");
   for (std::size_t i = 0; i < p.size(); ++i) {
     char c = p[i];
+    if (c == ')' && depth > 0) --depth;
+    if (c == '{') {
+      std::size_t j = i + 1;
+      long count = 0;
+      while (j < p.size() && ((p[j] >= '0' && p[j] <= '9') || p[j] == ',')) {
+        if (p[j] != ',') count = std::min<long>(count * 10 + (p[j] - '0'), 100000);
+        else count = 0;
+        if (count > 1000) throw std::invalid_argument("repetition count above 1000");
+        ++j;
+      }
+    }
     if (c == '\\') {
       if (i + 1 >= p.size()) throw std::invalid_argument("pattern ends with a lone backslash");
       char n = p[i + 1];
@@ -347,6 +361,7 @@ Regex compile_regex(std::string_view p, bool ignore_case) {
       continue;
     }
     if (c == '(') {
+      if (++depth > 100) throw std::invalid_argument("groups nest deeper than 100 levels");
       if (i + 1 < p.size() && p[i + 1] == '?') {
         std::string_view rest = p.substr(i + 2);
         if (rest.starts_with(":") || rest.starts_with("=") || rest.starts_with("!")) {
@@ -386,7 +401,6 @@ Regex compile_regex(std::string_view p, bool ignore_case) {
     throw std::invalid_argument(std::string("invalid regular expression: ") + e.what());
   }
   int dotnet = 0;
-  std::vector<int> numbered;
   for (std::size_t g = 0; g < group_names.size(); ++g)
     if (group_names[g].empty()) rx.names.emplace_back(std::to_string(++dotnet), static_cast<int>(g) + 1);
   for (std::size_t g = 0; g < group_names.size(); ++g) {

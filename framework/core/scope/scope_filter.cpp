@@ -14,6 +14,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 
 namespace dirsync::scope {
@@ -80,9 +83,15 @@ std::optional<std::int64_t> parse_int(std::string_view s) {
 std::optional<double> parse_number(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  double v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  // strtod rather than from_chars: libc++ 14 (the fuzz build) has no
+  // floating-point from_chars.
+  if (s.empty() || s.size() > 63) return std::nullopt;
+  char buf[64];
+  std::memcpy(buf, s.data(), s.size());
+  buf[s.size()] = '\0';
+  char* end = nullptr;
+  double v = std::strtod(buf, &end);
+  if (end != buf + s.size() || !std::isfinite(v)) return std::nullopt;
   return v;
 }
 
