@@ -17,6 +17,7 @@
 //     must change (key, delegation, scope, subject).
 //   - the private key and tokens never reach a message or a log line.
 #include <dirsync/http.hpp>
+#include <dirsync/http_config.hpp>
 #include <dirsync/oauth.hpp>
 #include <dirsync/plugin.hpp>
 
@@ -154,23 +155,13 @@ class GoogleSource final : public Source {
       log_->warn("google: no 'subject' set; the Directory API answers only to a service account that impersonates "
                  "an admin");
 
-    options_.insecure_skip_tls_verify = s.boolean("insecure_skip_tls_verify", false);
-    options_.ca_file = s.string("ca_file");
-    options_.io_timeout = std::chrono::milliseconds(s.duration_ms("request_timeout", 60'000));
-    options_.retry.max_attempts = static_cast<int>(std::max<std::int64_t>(1, s.integer("max_attempts", 8)));
-    options_.retry.initial_backoff = std::chrono::milliseconds(s.duration_ms("retry_initial_backoff", 1000));
-    options_.retry.max_backoff = std::chrono::milliseconds(s.duration_ms("retry_max_backoff", 32'000));
-    options_.retry.budget = std::chrono::milliseconds(s.duration_ms("retry_budget", 300'000));
+    options_ = http::client_options(s, ctx.log, "google");
     options_.retry.statuses = {429, 500, 502, 503, 504};
     // https://developers.google.com/admin-sdk/directory/v1/limits: a 403 is
     // retried only when its reason says quota; other 403s are permissions.
     options_.retry.retry_if = [](const http::Response& r) {
       return r.status == 403 && is_rate_limit(error_reason(r.body));
     };
-    options_.user_agent = "dirsync-google";
-    options_.log = ctx.log;
-    if (options_.insecure_skip_tls_verify && log_)
-      log_->warn("google: TLS certificate verification is disabled (insecure_skip_tls_verify: true)");
     client_ = std::make_unique<http::Client>(options_);
     tokens_ = std::make_unique<http::TokenProvider>(grant(join_scopes(scopes_)), *client_);
     api_client_ = std::make_unique<http::AuthorizedClient>(*client_, *tokens_);
@@ -191,15 +182,23 @@ class GoogleSource final : public Source {
     std::vector<std::string> lines;
     // One token per scope: Google refuses a token request outright when any
     // scope is not delegated, so asking one by one names the missing one.
+    std::string missing, granted;
     for (const auto& scope : scopes_) {
       http::TokenProvider single(grant(scope), *client_);
       try {
         single.token();
+        granted += (granted.empty() ? "" : ", ") + scope;
+        lines.push_back("google: scope " + scope + " is delegated to client id " + client_label());
       } catch (const Error& e) {
-        throw Error(e.kind(), explain_token_error(e, scope));
+        if (std::string(e.what()).find("unauthorized_client") == std::string::npos)
+          throw Error(e.kind(), explain_token_error(e, scope));
+        missing += (missing.empty() ? "" : " ") + scope;
       }
-      lines.push_back("google: scope " + scope + " is delegated to client id " + client_label());
     }
+    if (!missing.empty())
+      throw Error(ErrorKind::auth, "google: domain-wide delegation is missing: in the " + kDelegationPath +
+                                       ", authorise client id " + client_label() + " for the scope(s) " + missing +
+                                       (granted.empty() ? "" : " (already delegated: " + granted + ")"));
     auto first_item = [&](const std::string& url, const char* list_key, std::string* id) {
       http::Response r = get(url, false);
       Value doc = parse_json(r.body);
@@ -559,16 +558,12 @@ const PluginDescriptor* descriptor() {
         {"page_size", F::integer, false, false, "500", "users per page (maxResults, 1-500)"},
         {"group_page_size", F::integer, false, false, "200", "groups and members per page (maxResults, 1-200)"},
         {"prefetch", F::boolean, false, false, "true", "fetch the next page while the current one is processed"},
-        {"insecure_skip_tls_verify", F::boolean, false, false, "false",
-         "skip TLS certificate checks (test setups only; logs a warning)"},
-        {"ca_file", F::string, false, false, "", "extra trusted CA certificates (PEM file)"},
-        {"request_timeout", F::duration, false, false, "60s", "timeout of one HTTP exchange"},
-        {"max_attempts", F::integer, false, false, "8",
-         "attempts per request on quota errors (403/429 by reason), 5xx and network faults"},
-        {"retry_initial_backoff", F::duration, false, false, "1s", "first backoff (Google: 1s, doubling)"},
-        {"retry_max_backoff", F::duration, false, false, "32s", "cap of one computed backoff"},
-        {"retry_budget", F::duration, false, false, "5m", "total waiting allowed for one request"},
     };
+    for (auto& f : http::config_fields()) {
+      if (f.key == "max_attempts")
+        f.doc = "attempts per request on quota errors (403/429 by reason), 5xx and network faults";
+      p.schema.push_back(std::move(f));
+    }
     p.make_source = [](const PluginContext& ctx) -> std::unique_ptr<Source> {
       return std::make_unique<GoogleSource>(ctx);
     };
