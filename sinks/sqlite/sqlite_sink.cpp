@@ -303,6 +303,9 @@ class SqliteSink final : public Sink {
   }
 
   void ensure_column(Table& t, const std::string& name, TargetType type) {
+    if (name == "_id" || name == "_source_id" || name == "_disabled" || name == "_updated_at")
+      throw Error(ErrorKind::config, "sqlite sink: target attribute '" + name +
+                                         "' is one of the sink's own columns; map it to another name");
     if (t.columns.contains(name)) return;
     exec("ALTER TABLE " + quote(t.name) + " ADD COLUMN " + quote(name) + std::string(column_type(type)));
     t.columns.insert(name);

@@ -284,6 +284,10 @@ TEST_CASE("sqlite sink validates its settings and tests its connection") {
     CHECK(std::string(e.what()) == "sqlite sink: synchronous is 'SOMETIMES', expected OFF, NORMAL, FULL or EXTRA");
   }
   CHECK_THROWS_AS(plugin.make(dir.path(), Object{{"path", "x.db"}, {"groups_table", "users"}}), Error);
+  CHECK_THROWS_WITH(plugin.make(dir.path(), Object{{"path", "x.db"}})
+                        ->prepare({{ObjectType::user, {{"_disabled", TargetType::boolean}}}}),
+                    "sqlite sink: target attribute '_disabled' is one of the sink's own columns; map it to another "
+                    "name");
 
   auto sink = plugin.make(dir.path(), Object{{"path", "x.db"}, {"synchronous", "full"}});
   auto lines = sink->test_connection();
