@@ -65,7 +65,7 @@ TEST_CASE("file source reads RFC 4180 CSV") {
           "\xEF\xBB\xBFid,mail,displayName,note,accountEnabled\r\n"
           "u1,ada@example.com,\"Lovelace, Ada\",\"she said \"\"hi\"\"\",true\r\n"
           "u2,,Bob,\"two\r\nlines\",\r\n"
-          "u3,\"\",\"\",plain,false\r\n"
+          "u3,\"\",\"\",plain,\"\"\r\n"
           "\r\n");
   auto changes = f.read(Object{{"users", "users.csv"}});
   REQUIRE(changes.size() == 3);
@@ -82,6 +82,7 @@ TEST_CASE("file source reads RFC 4180 CSV") {
   CHECK(at(changes[1], "accountEnabled").is_null());
   CHECK(at(changes[2], "mail") == Value(""));         // quoted empty field: empty string
   CHECK(at(changes[2], "displayName") == Value(""));
+  CHECK(at(changes[2], "accountEnabled") == Value(""));  // last field too
 }
 
 TEST_CASE("file source turns dotted CSV headers into nested objects") {
