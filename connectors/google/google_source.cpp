@@ -16,12 +16,11 @@
 //   - auth and permission failures throw Error(auth) saying what an admin
 //     must change (key, delegation, scope, subject).
 //   - the private key and tokens never reach a message or a log line.
+#include <algorithm>
 #include <dirsync/http.hpp>
 #include <dirsync/http_config.hpp>
 #include <dirsync/oauth.hpp>
 #include <dirsync/plugin.hpp>
-
-#include <algorithm>
 #include <set>
 
 namespace dirsync::google {
@@ -29,9 +28,10 @@ namespace dirsync::google {
 namespace {
 
 const std::string kScopePrefix = "https://www.googleapis.com/auth/";
-const std::vector<std::string> kDefaultScopes = {
-    kScopePrefix + "admin.directory.user.readonly", kScopePrefix + "admin.directory.group.readonly",
-    kScopePrefix + "admin.directory.group.member.readonly", kScopePrefix + "admin.directory.orgunit.readonly"};
+const std::vector<std::string> kDefaultScopes = {kScopePrefix + "admin.directory.user.readonly",
+                                                 kScopePrefix + "admin.directory.group.readonly",
+                                                 kScopePrefix + "admin.directory.group.member.readonly",
+                                                 kScopePrefix + "admin.directory.orgunit.readonly"};
 
 // Where to click, as of the Admin console in 2025.
 const std::string kDelegationPath =
@@ -99,11 +99,13 @@ ServiceAccount parse_key_file(const std::string& json) {
                     text_of(o, "token_uri")};
   std::string type = text_of(o, "type");
   if (!type.empty() && type != "service_account")
-    throw Error(ErrorKind::config, "google: 'credentials' is a key of type '" + type +
-                                       "', expected 'service_account' (IAM > Service accounts > Keys > Add key > JSON)");
+    throw Error(ErrorKind::config,
+                "google: 'credentials' is a key of type '" + type +
+                    "', expected 'service_account' (IAM > Service accounts > Keys > Add key > JSON)");
   if (sa.client_email.empty() || sa.private_key.empty())
-    throw Error(ErrorKind::config, "google: 'credentials' lacks client_email or private_key; download a JSON key of "
-                                   "the service account (IAM > Service accounts > Keys)");
+    throw Error(ErrorKind::config,
+                "google: 'credentials' lacks client_email or private_key; download a JSON key of "
+                "the service account (IAM > Service accounts > Keys)");
   if (sa.token_uri.empty()) sa.token_uri = "https://oauth2.googleapis.com/token";
   return sa;
 }
@@ -132,28 +134,33 @@ class GoogleSource final : public Source {
     }
     projection_ = s.string("projection");
     if (!projection_.empty() && projection_ != "basic" && projection_ != "custom" && projection_ != "full")
-      throw Error(ErrorKind::config, "google: 'projection' must be basic, custom or full, got '" + projection_ + "'");
+      throw Error(ErrorKind::config,
+                  "google: 'projection' must be basic, custom or full, got '" + projection_ + "'");
     custom_mask_ = s.string("custom_field_mask");
     if (projection_ == "custom" && custom_mask_.empty())
       throw Error(ErrorKind::config, "google: 'projection: custom' needs 'custom_field_mask' (schema names)");
     view_type_ = s.string("view_type", "admin_view");
     if (view_type_ != "admin_view" && view_type_ != "domain_public")
-      throw Error(ErrorKind::config, "google: 'view_type' must be admin_view or domain_public, got '" + view_type_ + "'");
+      throw Error(ErrorKind::config,
+                  "google: 'view_type' must be admin_view or domain_public, got '" + view_type_ + "'");
     page_size_ = s.integer("page_size", 500);
     if (page_size_ < 1 || page_size_ > 500)
-      throw Error(ErrorKind::config, "google: 'page_size' must be between 1 and 500 (users.list maxResults), got " +
-                                         std::to_string(page_size_));
+      throw Error(ErrorKind::config,
+                  "google: 'page_size' must be between 1 and 500 (users.list maxResults), got " +
+                      std::to_string(page_size_));
     group_page_size_ = s.integer("group_page_size", 200);
     if (group_page_size_ < 1 || group_page_size_ > 200)
-      throw Error(ErrorKind::config,
-                  "google: 'group_page_size' must be between 1 and 200 (groups.list/members.list maxResults), got " +
-                      std::to_string(group_page_size_));
+      throw Error(
+          ErrorKind::config,
+          "google: 'group_page_size' must be between 1 and 200 (groups.list/members.list maxResults), got " +
+              std::to_string(group_page_size_));
     derived_ = s.boolean("include_derived_membership", false);
     roles_ = s.string("member_roles");
     prefetch_ = s.boolean("prefetch", true);
     if (subject_.empty() && log_)
-      log_->warn("google: no 'subject' set; the Directory API answers only to a service account that impersonates "
-                 "an admin");
+      log_->warn(
+          "google: no 'subject' set; the Directory API answers only to a service account that impersonates "
+          "an admin");
 
     options_ = http::client_options(s, ctx.log, "google");
     options_.retry.statuses = {429, 500, 502, 503, 504};
@@ -197,14 +204,16 @@ class GoogleSource final : public Source {
     }
     if (!missing.empty())
       throw Error(ErrorKind::auth, "google: domain-wide delegation is missing: in the " + kDelegationPath +
-                                       ", authorise client id " + client_label() + " for the scope(s) " + missing +
+                                       ", authorise client id " + client_label() + " for the scope(s) " +
+                                       missing +
                                        (granted.empty() ? "" : " (already delegated: " + granted + ")"));
     auto first_item = [&](const std::string& url, const char* list_key, std::string* id) {
       http::Response r = get(url, false);
       Value doc = parse_json(r.body);
       const Value* items = doc.is_object() ? doc.as_object().find(list_key) : nullptr;
       std::size_t n = items && items->is_list() ? items->as_list().size() : 0;
-      if (id && n > 0 && items->as_list()[0].is_object()) *id = text_of(items->as_list()[0].as_object(), "id");
+      if (id && n > 0 && items->as_list()[0].is_object())
+        *id = text_of(items->as_list()[0].as_object(), "id");
       return n;
     };
     std::size_t n = first_item(api_ + "/users?" + owner_param() + "&maxResults=1", "users", nullptr);
@@ -213,10 +222,12 @@ class GoogleSource final : public Source {
     n = first_item(api_ + "/groups?" + owner_param() + "&maxResults=1", "groups", &group_id);
     lines.push_back("google: groups.list read " + std::to_string(n) + " group");
     if (!group_id.empty()) {
-      first_item(api_ + "/groups/" + http::url_encode(group_id) + "/members?maxResults=1", "members", nullptr);
+      first_item(api_ + "/groups/" + http::url_encode(group_id) + "/members?maxResults=1", "members",
+                 nullptr);
       lines.push_back("google: members.list read the members of group " + group_id);
     }
-    if (std::find(scopes_.begin(), scopes_.end(), kScopePrefix + "admin.directory.orgunit.readonly") != scopes_.end()) {
+    if (std::find(scopes_.begin(), scopes_.end(), kScopePrefix + "admin.directory.orgunit.readonly") !=
+        scopes_.end()) {
       n = first_item(api_ + "/customer/" + http::url_encode(domain_.empty() ? customer_ : "my_customer") +
                          "/orgunits?type=all",
                      "organizationUnits", nullptr);
@@ -227,7 +238,8 @@ class GoogleSource final : public Source {
 
  private:
   std::unique_ptr<http::TokenGrant> grant(const std::string& scope) {
-    return http::jwt_bearer_grant(token_url_, sa_.client_email, scope, subject_, sa_.private_key, options_.clock);
+    return http::jwt_bearer_grant(token_url_, sa_.client_email, scope, subject_, sa_.private_key,
+                                  options_.clock);
   }
 
   static std::string join_scopes(const std::vector<std::string>& scopes) {
@@ -243,7 +255,8 @@ class GoogleSource final : public Source {
   std::string subject_label() const { return subject_.empty() ? "the service account itself" : subject_; }
 
   std::string owner_param() const {
-    return domain_.empty() ? "customer=" + http::url_encode(customer_) : "domain=" + http::url_encode(domain_);
+    return domain_.empty() ? "customer=" + http::url_encode(customer_)
+                           : "domain=" + http::url_encode(domain_);
   }
 
   /// Adds what an admin can do about a refused token request.
@@ -253,9 +266,11 @@ class GoogleSource final : public Source {
     if (m.find("unauthorized_client") != std::string::npos)
       return m + "; domain-wide delegation is missing: in the " + kDelegationPath + ", authorise client id " +
              client_label() + " for the scope(s) " + scopes +
-             (scopes.find(' ') != std::string::npos ? " (`dirsync test-connection` checks them one by one)" : "");
+             (scopes.find(' ') != std::string::npos ? " (`dirsync test-connection` checks them one by one)"
+                                                    : "");
     if (m.find("Invalid email or User ID") != std::string::npos)
-      return m + "; 'subject' (" + subject_ + ") is not a user of the domain: set it to a super admin's email";
+      return m + "; 'subject' (" + subject_ +
+             ") is not a user of the domain: set it to a super admin's email";
     if (m.find("account not found") != std::string::npos)
       return m + "; service account " + sa_.client_email + " does not exist or is disabled";
     if (m.find("Signature") != std::string::npos)
@@ -273,10 +288,12 @@ class GoogleSource final : public Source {
     try {
       r = api_client_->send(std::move(request));
     } catch (const Error& e) {
-      bool key = e.kind() == ErrorKind::config && std::string(e.what()).find("private key") != std::string::npos;
+      bool key =
+          e.kind() == ErrorKind::config && std::string(e.what()).find("private key") != std::string::npos;
       if (e.kind() == ErrorKind::auth || key)
         throw Error(ErrorKind::auth, explain_token_error(e, join_scopes(scopes_)));
-      if (started && e.kind() == ErrorKind::connection) throw Error(ErrorKind::read, std::string("google: ") + e.what());
+      if (started && e.kind() == ErrorKind::connection)
+        throw Error(ErrorKind::read, std::string("google: ") + e.what());
       throw;
     }
     if (r.ok()) return r;
@@ -284,18 +301,22 @@ class GoogleSource final : public Source {
     std::string detail = http::describe_error_body(r.body);
     std::string what = "google: GET " + http::redact_url(url) + " answered " + std::to_string(r.status) +
                        (reason.empty() ? "" : " " + reason) + (detail.empty() ? "" : " (" + detail + ")");
-    if (r.status == 401) throw Error(ErrorKind::auth, what + "; the access token was refused even after a refresh");
+    if (r.status == 401)
+      throw Error(ErrorKind::auth, what + "; the access token was refused even after a refresh");
     if (r.status == 403 && reason == "insufficientPermissions")
-      throw Error(ErrorKind::auth, what + "; the token lacks the scope this call needs: list it in 'scopes' and "
-                                          "authorise client id " + client_label() + " for it in the " +
-                                          kDelegationPath);
+      throw Error(ErrorKind::auth, what +
+                                       "; the token lacks the scope this call needs: list it in 'scopes' and "
+                                       "authorise client id " +
+                                       client_label() + " for it in the " + kDelegationPath);
     if (r.status == 403 && !is_rate_limit(reason)) {
       if (subject_.empty())
-        throw Error(ErrorKind::auth, what + "; no 'subject' is set: the service account must impersonate an admin "
-                                            "through domain-wide delegation; set 'subject' to a super admin's email");
+        throw Error(ErrorKind::auth,
+                    what +
+                        "; no 'subject' is set: the service account must impersonate an admin "
+                        "through domain-wide delegation; set 'subject' to a super admin's email");
       throw Error(ErrorKind::auth, what + "; 'subject' (" + subject_ +
-                                          ") must be an administrator allowed to read users and groups, and "
-                                          "'customer'/'domain' must be that admin's own");
+                                       ") must be an administrator allowed to read users and groups, and "
+                                       "'customer'/'domain' must be that admin's own");
     }
     if (is_rate_limit(reason))
       what += "; quota still exhausted after " + std::to_string(options_.retry.max_attempts) +
@@ -307,7 +328,8 @@ class GoogleSource final : public Source {
 
   /// Follows one list's pages; `base` already carries the query parameters.
   /// `started`: objects were already emitted before this list.
-  void pages(const std::string& base, const std::function<void(Value&&)>& process, bool prefetch, bool started) {
+  void pages(const std::string& base, const std::function<void(Value&&)>& process, bool prefetch,
+             bool started) {
     http::PageChain chain;
     chain.prefetch = prefetch;
     // Runs on the prefetch thread too: decides from the URL alone.
@@ -321,7 +343,8 @@ class GoogleSource final : public Source {
       try {
         doc = parse_json(page.body);
       } catch (const Error& e) {
-        throw Error(ErrorKind::read, "google: malformed page from " + http::redact_url(base) + ": " + e.what());
+        throw Error(ErrorKind::read,
+                    "google: malformed page from " + http::redact_url(base) + ": " + e.what());
       }
       process(std::move(doc));
     };
@@ -345,8 +368,10 @@ class GoogleSource final : public Source {
       sh.keep.insert(top);
       if (top == "customSchemas") {
         std::size_t dot = a.find('.');
-        if (dot == std::string::npos) all_custom = true;
-        else schemas.insert(a.substr(dot + 1, a.find('.', dot + 1) - dot - 1));
+        if (dot == std::string::npos)
+          all_custom = true;
+        else
+          schemas.insert(a.substr(dot + 1, a.find('.', dot + 1) - dot - 1));
       }
     }
     if (!request.user_attributes.empty()) {
@@ -376,21 +401,26 @@ class GoogleSource final : public Source {
     if (!sh.mask.empty()) base += "&customFieldMask=" + http::url_encode(sh.mask);
     if (!query_.empty()) base += "&query=" + http::url_encode(query_);
     std::size_t n = 0;
-    pages(base, [&](Value&& doc) {
-      Value* users = doc.is_object() ? doc.as_object().find("users") : nullptr;
-      if (!users) return;  // Google omits empty lists
-      if (!users->is_list()) throw Error(ErrorKind::read, "google: users.list page has a non-list 'users'");
-      for (Value& u : users->as_list()) {
-        if (!u.is_object()) continue;
-        Change c;
-        c.record.type = ObjectType::user;
-        c.record.id = text_of(u.as_object(), "id");
-        if (c.record.id.empty()) throw Error(ErrorKind::read, "google: users.list returned a user without id");
-        c.record.attributes = user_attributes(std::move(u.as_object()), sh);
-        out.emit(std::move(c));
-        ++n;
-      }
-    }, prefetch_, false);
+    pages(
+        base,
+        [&](Value&& doc) {
+          Value* users = doc.is_object() ? doc.as_object().find("users") : nullptr;
+          if (!users) return;  // Google omits empty lists
+          if (!users->is_list())
+            throw Error(ErrorKind::read, "google: users.list page has a non-list 'users'");
+          for (Value& u : users->as_list()) {
+            if (!u.is_object()) continue;
+            Change c;
+            c.record.type = ObjectType::user;
+            c.record.id = text_of(u.as_object(), "id");
+            if (c.record.id.empty())
+              throw Error(ErrorKind::read, "google: users.list returned a user without id");
+            c.record.attributes = user_attributes(std::move(u.as_object()), sh);
+            out.emit(std::move(c));
+            ++n;
+          }
+        },
+        prefetch_, false);
     if (log_) log_->info("google: read " + std::to_string(n) + " users");
   }
 
@@ -436,32 +466,37 @@ class GoogleSource final : public Source {
     for (const auto& a : request.group_attributes) keep.insert(a.substr(0, a.find('.')));
     std::string base = api_ + "/groups?" + owner_param() + "&maxResults=" + std::to_string(group_page_size_);
     std::size_t n = 0;
-    pages(base, [&](Value&& doc) {
-      Value* groups = doc.is_object() ? doc.as_object().find("groups") : nullptr;
-      if (!groups) return;
-      if (!groups->is_list()) throw Error(ErrorKind::read, "google: groups.list page has a non-list 'groups'");
-      for (Value& g : groups->as_list()) {
-        if (!g.is_object()) continue;
-        Change c;
-        c.record.type = ObjectType::group;
-        c.record.id = text_of(g.as_object(), "id");
-        if (c.record.id.empty()) throw Error(ErrorKind::read, "google: groups.list returned a group without id");
-        if (!read_members(c.record)) continue;
-        Object attrs = std::move(g.as_object());
-        attrs.erase("kind");
-        attrs.erase("etag");
-        for (auto& [k, v] : c.record.attributes) attrs.set(k, std::move(v));
-        if (!keep.empty()) {
-          Object kept;
-          for (auto& [k, v] : attrs)
-            if (keep.count(k)) kept.set(k, std::move(v));
-          attrs = std::move(kept);
-        }
-        c.record.attributes = std::move(attrs);
-        out.emit(std::move(c));
-        ++n;
-      }
-    }, prefetch_, request.users);
+    pages(
+        base,
+        [&](Value&& doc) {
+          Value* groups = doc.is_object() ? doc.as_object().find("groups") : nullptr;
+          if (!groups) return;
+          if (!groups->is_list())
+            throw Error(ErrorKind::read, "google: groups.list page has a non-list 'groups'");
+          for (Value& g : groups->as_list()) {
+            if (!g.is_object()) continue;
+            Change c;
+            c.record.type = ObjectType::group;
+            c.record.id = text_of(g.as_object(), "id");
+            if (c.record.id.empty())
+              throw Error(ErrorKind::read, "google: groups.list returned a group without id");
+            if (!read_members(c.record)) continue;
+            Object attrs = std::move(g.as_object());
+            attrs.erase("kind");
+            attrs.erase("etag");
+            for (auto& [k, v] : c.record.attributes) attrs.set(k, std::move(v));
+            if (!keep.empty()) {
+              Object kept;
+              for (auto& [k, v] : attrs)
+                if (keep.count(k)) kept.set(k, std::move(v));
+              attrs = std::move(kept);
+            }
+            c.record.attributes = std::move(attrs);
+            out.emit(std::move(c));
+            ++n;
+          }
+        },
+        prefetch_, request.users);
     if (log_) log_->info("google: read " + std::to_string(n) + " groups");
   }
 
@@ -478,27 +513,30 @@ class GoogleSource final : public Source {
     List owners, managers, external;
     bool everyone = false;
     try {
-      pages(base, [&](Value&& doc) {
-        Value* members = doc.is_object() ? doc.as_object().find("members") : nullptr;
-        if (!members || !members->is_list()) return;
-        for (const Value& m : members->as_list()) {
-          if (!m.is_object()) continue;
-          const Object& o = m.as_object();
-          std::string type = text_of(o, "type"), id = text_of(o, "id"), role = text_of(o, "role");
-          if (type == "CUSTOMER") {
-            everyone = true;
-            continue;
-          }
-          if (type == "EXTERNAL") {
-            external.emplace_back(text_of(o, "email"));
-            continue;
-          }
-          if (id.empty()) continue;
-          if (role == "OWNER") owners.emplace_back(id);
-          if (role == "MANAGER") managers.emplace_back(id);
-          group.members.push_back(std::move(id));
-        }
-      }, false, true);
+      pages(
+          base,
+          [&](Value&& doc) {
+            Value* members = doc.is_object() ? doc.as_object().find("members") : nullptr;
+            if (!members || !members->is_list()) return;
+            for (const Value& m : members->as_list()) {
+              if (!m.is_object()) continue;
+              const Object& o = m.as_object();
+              std::string type = text_of(o, "type"), id = text_of(o, "id"), role = text_of(o, "role");
+              if (type == "CUSTOMER") {
+                everyone = true;
+                continue;
+              }
+              if (type == "EXTERNAL") {
+                external.emplace_back(text_of(o, "email"));
+                continue;
+              }
+              if (id.empty()) continue;
+              if (role == "OWNER") owners.emplace_back(id);
+              if (role == "MANAGER") managers.emplace_back(id);
+              group.members.push_back(std::move(id));
+            }
+          },
+          false, true);
     } catch (const Error& e) {
       // A group deleted between groups.list and members.list is simply gone.
       if (std::string(e.what()).find(" answered 404") != std::string::npos) {
@@ -516,7 +554,8 @@ class GoogleSource final : public Source {
 
   Logger* log_;
   ServiceAccount sa_;
-  std::string subject_, customer_, domain_, api_, token_url_, query_, projection_, custom_mask_, view_type_, roles_;
+  std::string subject_, customer_, domain_, api_, token_url_, query_, projection_, custom_mask_, view_type_,
+      roles_;
   std::vector<std::string> scopes_;
   std::int64_t page_size_ = 500, group_page_size_ = 200;
   bool derived_ = false, prefetch_ = true;
@@ -532,8 +571,9 @@ const PluginDescriptor* descriptor() {
     p.name = "google";
     p.kind = PluginKind::source;
     p.version = "0.1.0";
-    p.summary = "Google Workspace users and groups through the Admin SDK Directory API (service account, "
-                "domain-wide delegation; full reads)";
+    p.summary =
+        "Google Workspace users and groups through the Admin SDK Directory API (service account, "
+        "domain-wide delegation; full reads)";
     using F = FieldType;
     p.schema = {
         {"credentials", F::string, true, true, "",
@@ -543,12 +583,15 @@ const PluginDescriptor* descriptor() {
         {"customer", F::string, false, false, "my_customer", "customer id for users.list/groups.list"},
         {"domain", F::string, false, false, "", "read only this domain (instead of 'customer')"},
         {"scopes", F::list, false, false, "",
-         "OAuth scopes (default: the four admin.directory.*.readonly scopes for users, groups, members, org units)"},
-        {"query", F::string, false, false, "", "users.list query, e.g. \"isSuspended=false orgUnitPath='/Sales'\""},
+         "OAuth scopes (default: the four admin.directory.*.readonly scopes for users, groups, members, org "
+         "units)"},
+        {"query", F::string, false, false, "",
+         "users.list query, e.g. \"isSuspended=false orgUnitPath='/Sales'\""},
         {"org_unit_path", F::string, false, false, "", "read users of this org unit and its sub-units only"},
         {"projection", F::string, false, false, "",
          "basic | custom | full; default: basic, or custom when the pipeline reads customSchemas.<schema>.*"},
-        {"custom_field_mask", F::string, false, false, "", "schema names for projection custom (comma-separated)"},
+        {"custom_field_mask", F::string, false, false, "",
+         "schema names for projection custom (comma-separated)"},
         {"view_type", F::string, false, false, "admin_view", "admin_view | domain_public"},
         {"include_derived_membership", F::boolean, false, false, "false",
          "list indirect (nested) members of each group as direct ones"},
@@ -556,8 +599,10 @@ const PluginDescriptor* descriptor() {
         {"api_url", F::string, false, false, "https://admin.googleapis.com", "Admin SDK base URL"},
         {"token_url", F::string, false, false, "", "token endpoint; default: token_uri of the key file"},
         {"page_size", F::integer, false, false, "500", "users per page (maxResults, 1-500)"},
-        {"group_page_size", F::integer, false, false, "200", "groups and members per page (maxResults, 1-200)"},
-        {"prefetch", F::boolean, false, false, "true", "fetch the next page while the current one is processed"},
+        {"group_page_size", F::integer, false, false, "200",
+         "groups and members per page (maxResults, 1-200)"},
+        {"prefetch", F::boolean, false, false, "true",
+         "fetch the next page while the current one is processed"},
     };
     for (auto& f : http::config_fields()) {
       if (f.key == "max_attempts")

@@ -1,19 +1,17 @@
 // The `google` source through `dirsync run` / `dirsync test-connection`
 // against dirsync-sim's Google module, with a throwaway RSA key generated per
 // test (never a real one).
-#include <catch2/catch.hpp>
-
-#include "support/sim_process.hpp"
-#include "support/test_support.hpp"
-
-#include <dirsync/jwt.hpp>
-#include <dirsync/oauth.hpp>
-#include <dirsync/value.hpp>
-
 #include <Poco/Crypto/RSAKey.h>
 #include <sqlite3.h>
 
+#include <catch2/catch.hpp>
+#include <dirsync/jwt.hpp>
+#include <dirsync/oauth.hpp>
+#include <dirsync/value.hpp>
 #include <sstream>
+
+#include "support/sim_process.hpp"
+#include "support/test_support.hpp"
 
 using namespace dirsync;
 using dirsync::test::CommandResult;
@@ -32,10 +30,12 @@ std::string new_key_pem() {
 }
 
 std::string key_json(const std::string& pem) {
-  std::string out = R"({"type":"service_account","project_id":"dirsync-test","private_key_id":"0","private_key":)";
+  std::string out =
+      R"({"type":"service_account","project_id":"dirsync-test","private_key_id":"0","private_key":)";
   append_json_string(out, pem);
-  out += R"(,"client_email":"dirsync@dirsync-test.iam.gserviceaccount.com","client_id":"100000000000000000042",)"
-         R"("token_uri":"https://oauth2.googleapis.com/token"})";
+  out +=
+      R"(,"client_email":"dirsync@dirsync-test.iam.gserviceaccount.com","client_id":"100000000000000000042",)"
+      R"("token_uri":"https://oauth2.googleapis.com/token"})";
   return out;
 }
 
@@ -57,24 +57,25 @@ struct Domain {
   /// `source_extra` and `users_extra` are YAML lines appended to those blocks.
   void pipeline(const std::string& source_extra = "", const std::string& users_extra = "",
                 const std::string& key_file = "sa.json", const std::string& subject = "admin@example.com") {
-    std::string y = "version: 1\nname: google-test\nsource:\n  type: google\n  credentials: ${file:" + key_file +
-                    "}\n  api_url: " + sim.url() + "\n  token_url: " + sim.url() +
-                    "/token\n  page_size: 50\n  group_page_size: 2\n  retry_initial_backoff: 1ms\n"
-                    "  retry_max_backoff: 4ms\n" +
-                    (subject.empty() ? "" : "  subject: " + subject + "\n") + source_extra +
-                    "sink: { type: sqlite, path: out.db }\nstate: { path: state.db }\n"
-                    "users:\n  match:\n    - { target: email, source: primaryEmail, ignore_case: true }\n"
-                    "  mappings:\n    - { target: email, source: primaryEmail }\n"
-                    "    - { target: given_name, source: name.givenName }\n"
-                    "    - { target: department, source: organizations.department }\n"
-                    "    - { target: ou, source: orgUnitPath }\n"
-                    "    - { target: manager, source: manager }\n"
-                    "    - { target: active, source: active, type: boolean }\n"
-                    "  on_missing: disable\n" +
-                    users_extra +
-                    "groups:\n  match:\n    - { target: name, source: email }\n  mappings:\n"
-                    "    - { target: name, source: email }\n    - { target: all_users, source: includesAllUsers }\n"
-                    "  members: true\n  on_missing: delete\n";
+    std::string y =
+        "version: 1\nname: google-test\nsource:\n  type: google\n  credentials: ${file:" + key_file +
+        "}\n  api_url: " + sim.url() + "\n  token_url: " + sim.url() +
+        "/token\n  page_size: 50\n  group_page_size: 2\n  retry_initial_backoff: 1ms\n"
+        "  retry_max_backoff: 4ms\n" +
+        (subject.empty() ? "" : "  subject: " + subject + "\n") + source_extra +
+        "sink: { type: sqlite, path: out.db }\nstate: { path: state.db }\n"
+        "users:\n  match:\n    - { target: email, source: primaryEmail, ignore_case: true }\n"
+        "  mappings:\n    - { target: email, source: primaryEmail }\n"
+        "    - { target: given_name, source: name.givenName }\n"
+        "    - { target: department, source: organizations.department }\n"
+        "    - { target: ou, source: orgUnitPath }\n"
+        "    - { target: manager, source: manager }\n"
+        "    - { target: active, source: active, type: boolean }\n"
+        "  on_missing: disable\n" +
+        users_extra +
+        "groups:\n  match:\n    - { target: name, source: email }\n  mappings:\n"
+        "    - { target: name, source: email }\n    - { target: all_users, source: includesAllUsers }\n"
+        "  members: true\n  on_missing: delete\n";
     test::write_file(dir / "p.yaml", y);
   }
 
@@ -119,7 +120,8 @@ void check_no_secrets(const CommandResult& r, const std::string& pem) {
   std::istringstream lines(pem);
   std::string line;
   while (std::getline(lines, line))
-    if (line.size() > 20 && line.find("-----") == std::string::npos) CHECK(r.all().find(line) == std::string::npos);
+    if (line.size() > 20 && line.find("-----") == std::string::npos)
+      CHECK(r.all().find(line) == std::string::npos);
   CHECK(r.all().find("PRIVATE KEY") == std::string::npos);
   CHECK(r.all().find("ya29.") == std::string::npos);
 }
@@ -146,12 +148,14 @@ TEST_CASE("a full sync pages users, groups and members, keeps nesting, and a res
   REQUIRE(r.exit_code == 0);
   CHECK(d.scalar("select count(*) from users") == "230");
   CHECK(d.scalar("select count(*) from groups") == "12");
-  CHECK(d.stat("user_pages") == 5);      // 230 users, 50 per page
-  CHECK(d.stat("group_pages") == 6);     // 12 groups, 2 per page
-  CHECK(d.stat("member_pages") > 12);    // several pages per group
+  CHECK(d.stat("user_pages") == 5);    // 230 users, 50 per page
+  CHECK(d.stat("group_pages") == 6);   // 12 groups, 2 per page
+  CHECK(d.stat("member_pages") > 12);  // several pages per group
   // Nested: group2 contains group1 (a GROUP member), resolved to its row.
-  CHECK(d.scalar("select count(*) from group_members m join groups g on g._id = m.group_id join groups c on "
-                 "c._id = m.member_id where g.name = 'group2@example.com' and c.name = 'group1@example.com'") == "1");
+  CHECK(
+      d.scalar("select count(*) from group_members m join groups g on g._id = m.group_id join groups c on "
+               "c._id = m.member_id where g.name = 'group2@example.com' and c.name = 'group1@example.com'") ==
+      "1");
   // A CUSTOMER member means everyone; the outsider is no row.
   CHECK(d.scalar("select all_users from groups where name = 'group0@example.com'") == "1");
   // Nested fields reach mappings: name.givenName, organizations.department, relations -> manager.
@@ -171,10 +175,13 @@ TEST_CASE("suspended and archived users are inactive") {
   Domain d({"--google-users", "60", "--google-groups", "0"});
   d.pipeline();
   REQUIRE(d.run().exit_code == 0);
-  std::string email = d.scalar("select email from users where active = 1 and email <> 'admin@example.com' limit 1");
+  std::string email =
+      d.scalar("select email from users where active = 1 and email <> 'admin@example.com' limit 1");
   d.sim.admin("PATCH", "/_admin/google/users/" + email, R"({"suspended":true})");
-  std::string other = d.scalar("select email from users where active = 1 and email <> 'admin@example.com' and "
-                               "email <> '" + email + "' limit 1");
+  std::string other = d.scalar(
+      "select email from users where active = 1 and email <> 'admin@example.com' and "
+      "email <> '" +
+      email + "' limit 1");
   d.sim.admin("PATCH", "/_admin/google/users/" + other, R"({"archived":true})");
   CommandResult r = d.run();
   INFO(r.all());
@@ -212,7 +219,8 @@ TEST_CASE("a quota storm is retried by error reason and the sync completes") {
   d.pipeline("  max_attempts: 10\n");
   std::string reason = GENERATE(std::string("userRateLimitExceeded"), std::string("quotaExceeded"),
                                 std::string("rateLimitExceeded"));
-  d.sim.admin("POST", "/_admin/google/faults", R"({"quota_next":6,"quota_every":3,"quota_reason":")" + reason + "\"}");
+  d.sim.admin("POST", "/_admin/google/faults",
+              R"({"quota_next":6,"quota_every":3,"quota_reason":")" + reason + "\"}");
   CommandResult r = d.run();
   INFO(reason << "\n" << r.all());
   CHECK(r.exit_code == 0);
@@ -276,8 +284,8 @@ TEST_CASE("auth failures exit 3 with an actionable message and no key material")
     CommandResult t = d.run("test-connection");
     INFO(t.all());
     CHECK(t.exit_code == 3);
-    CHECK(t.all().find("for the scope(s) " + kPrefix + "group.member.readonly (already delegated: " + kPrefix +
-                       "user.readonly, ") != std::string::npos);
+    CHECK(t.all().find("for the scope(s) " + kPrefix + "group.member.readonly (already delegated: " +
+                       kPrefix + "user.readonly, ") != std::string::npos);
     check_no_secrets(t, d.pem);
   }
 }

@@ -25,15 +25,12 @@
 // State is in memory behind one reader/writer lock; users are kept as small
 // structs and rendered per request, so projection and viewType change what
 // a page holds without storing each user several times.
-#include "../sim.hpp"
-
-#include <dirsync/jwt.hpp>
-#include <dirsync/value.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <dirsync/jwt.hpp>
+#include <dirsync/value.hpp>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -41,13 +38,16 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "../sim.hpp"
+
 namespace dirsync::sim {
 namespace {
 
 const std::string kScopePrefix = "https://www.googleapis.com/auth/";
-const std::vector<std::string> kDefaultScopes = {
-    kScopePrefix + "admin.directory.user.readonly", kScopePrefix + "admin.directory.group.readonly",
-    kScopePrefix + "admin.directory.group.member.readonly", kScopePrefix + "admin.directory.orgunit.readonly"};
+const std::vector<std::string> kDefaultScopes = {kScopePrefix + "admin.directory.user.readonly",
+                                                 kScopePrefix + "admin.directory.group.readonly",
+                                                 kScopePrefix + "admin.directory.group.member.readonly",
+                                                 kScopePrefix + "admin.directory.orgunit.readonly"};
 
 std::vector<std::string> split_list(const std::string& text, char sep) {
   std::vector<std::string> out;
@@ -108,10 +108,9 @@ struct Token {
 // {"error":{"code":403,"message":"...","errors":[{"message","domain","reason"}],"status":"..."}}
 void google_error(SimResponse& out, int code, const std::string& reason, const std::string& message,
                   const std::string& domain = "global") {
-  static const std::map<int, std::string> status = {{400, "INVALID_ARGUMENT"}, {401, "UNAUTHENTICATED"},
-                                                    {403, "PERMISSION_DENIED"}, {404, "NOT_FOUND"},
-                                                    {429, "RESOURCE_EXHAUSTED"}, {500, "INTERNAL"},
-                                                    {503, "UNAVAILABLE"}};
+  static const std::map<int, std::string> status = {
+      {400, "INVALID_ARGUMENT"},   {401, "UNAUTHENTICATED"}, {403, "PERMISSION_DENIED"}, {404, "NOT_FOUND"},
+      {429, "RESOURCE_EXHAUSTED"}, {500, "INTERNAL"},        {503, "UNAVAILABLE"}};
   out.status = code;
   auto it = status.find(code);
   out.body = R"({"error":{"code":)" + std::to_string(code) + R"(,"message":)" + json_string(message) +
@@ -159,7 +158,8 @@ class GoogleModule final : public Module {
   }
 
   bool claims(const std::string& path) const override {
-    return path.starts_with("/admin/directory/v1/") || path.starts_with("/_admin/google/") || path == "/token";
+    return path.starts_with("/admin/directory/v1/") || path.starts_with("/_admin/google/") ||
+           path == "/token";
   }
 
   std::vector<std::string> describe() const override {
@@ -200,11 +200,14 @@ class GoogleModule final : public Module {
   }
 
   void generate(std::size_t n_users, std::size_t n_groups) {
-    static const char* given[] = {"Ada", "Ben", "Chloe", "Dan", "Eva", "Finn", "Gus", "Hana", "Ivan", "Jade",
-                                  "Kai", "Lea", "Milo", "Nora", "Omar", "Pia", "Quinn", "Rosa", "Sam", "Tara"};
-    static const char* family[] = {"Adams", "Baker", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Hughes",
-                                   "Ito", "Jones", "Kowalski", "Lopez", "Moreau", "Nguyen", "Okafor", "Patel"};
-    static const char* ous[] = {"/Sales", "/Sales/EMEA", "/Engineering", "/Engineering/Platform", "/Finance", "/"};
+    static const char* given[] = {"Ada",  "Ben",  "Chloe", "Dan",  "Eva", "Finn", "Gus",
+                                  "Hana", "Ivan", "Jade",  "Kai",  "Lea", "Milo", "Nora",
+                                  "Omar", "Pia",  "Quinn", "Rosa", "Sam", "Tara"};
+    static const char* family[] = {"Adams",  "Baker",  "Chen",   "Diaz",  "Evans",    "Fischer",
+                                   "Garcia", "Hughes", "Ito",    "Jones", "Kowalski", "Lopez",
+                                   "Moreau", "Nguyen", "Okafor", "Patel"};
+    static const char* ous[] = {"/Sales", "/Sales/EMEA", "/Engineering", "/Engineering/Platform", "/Finance",
+                                "/"};
     static const char* depts[] = {"Sales", "Sales", "Engineering", "Engineering", "Finance", "Operations"};
     static const char* titles[] = {"Engineer", "Manager", "Analyst", "Consultant", "Director", "Specialist"};
     users_.reserve(n_users);
@@ -231,7 +234,8 @@ class GoogleModule final : public Module {
       if (i > 0) u.manager = users_[(rng_() % i) / 8].email;
       u.suspended = i > 0 && rng_() % 25 == 0;
       u.archived = i > 0 && !u.suspended && rng_() % 60 == 0;
-      u.custom = R"({"HR":{"costCenter":")" + u.cost_center + R"(","badge":)" + std::to_string(1000 + i) + "}}";
+      u.custom =
+          R"({"HR":{"costCenter":")" + u.cost_center + R"(","badge":)" + std::to_string(1000 + i) + "}}";
       if (i % 10 == 3) u.aliases.push_back(lower(u.given) + std::to_string(i) + "@alias." + domain_);
       index_user(users_.size(), u);
       users_.push_back(std::move(u));
@@ -261,7 +265,8 @@ class GoogleModule final : public Module {
       if (j % 3 == 2) g.members.push_back({groups_[j - 1].id, groups_[j - 1].email, "MEMBER", "GROUP"});
       // Member types beyond users: the whole customer, and an outsider.
       if (j == 0) g.members.push_back({customer_id_, "", "MEMBER", "CUSTOMER"});
-      if (j == 1) g.members.push_back({"1" + std::string(20, '9'), "partner@outside.example", "MEMBER", "USER"});
+      if (j == 1)
+        g.members.push_back({"1" + std::string(20, '9'), "partner@outside.example", "MEMBER", "USER"});
       group_index_[g.id] = groups_.size();
       group_index_[lower(g.email)] = groups_.size();
       groups_.push_back(std::move(g));
@@ -285,7 +290,8 @@ class GoogleModule final : public Module {
     };
     auto oauth_error = [&](int status, const std::string& error, const std::string& description) {
       out.status = status;
-      out.body = R"({"error":)" + json_string(error) + R"(,"error_description":)" + json_string(description) + "}";
+      out.body =
+          R"({"error":)" + json_string(error) + R"(,"error_description":)" + json_string(description) + "}";
     };
     if (r.method != "POST") return google_error(out, 405, "methodNotAllowed", "use POST");
     if (form("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer")
@@ -304,16 +310,17 @@ class GoogleModule final : public Module {
       return claims.is_object() ? claims.as_object().find(k) : nullptr;
     };
     const Value* alg = header.is_object() ? header.as_object().find("alg") : nullptr;
-    if (!alg || alg->to_string() != "RS256") return oauth_error(400, "invalid_grant", "Invalid JWT: alg must be RS256.");
+    if (!alg || alg->to_string() != "RS256")
+      return oauth_error(400, "invalid_grant", "Invalid JWT: alg must be RS256.");
     if (!claim("iss") || claim("iss")->to_string() != client_email_)
       return oauth_error(400, "invalid_grant", "Invalid grant: account not found");
     if (!claim("aud") || claim("aud")->to_string() != r.base_url + "/token")
       return oauth_error(400, "invalid_grant", "Invalid JWT: Failed audience check.");
     const Value* iat = claim("iat");
     const Value* exp = claim("exp");
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
+    auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     // Google allows a few minutes of clock skew and at most one hour of life.
     if (!iat || !exp || !iat->is_integer() || !exp->is_integer() || iat->as_integer() > now + 300 ||
         exp->as_integer() <= now - 300 || exp->as_integer() - iat->as_integer() > 3600 ||
@@ -322,7 +329,8 @@ class GoogleModule final : public Module {
                          "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "
                          "timeframe. Check your iat and exp values in the JWT claim.");
     const Value* scope = claim("scope");
-    std::vector<std::string> scopes = scope ? split_list(scope->to_string(), ' ') : std::vector<std::string>{};
+    std::vector<std::string> scopes =
+        scope ? split_list(scope->to_string(), ' ') : std::vector<std::string>{};
     if (scopes.empty()) return oauth_error(400, "invalid_scope", "Empty or missing scope not allowed.");
     Token t;
     t.scopes = scopes;
@@ -340,9 +348,10 @@ class GoogleModule final : public Module {
       if (!t.subject.empty())
         for (const auto& s : scopes)
           if (std::find(delegated_.begin(), delegated_.end(), s) == delegated_.end())
-            return oauth_error(401, "unauthorized_client",
-                               "Client is unauthorized to retrieve access tokens using this method, or client "
-                               "not authorized for any of the scopes requested.");
+            return oauth_error(
+                401, "unauthorized_client",
+                "Client is unauthorized to retrieve access tokens using this method, or client "
+                "not authorized for any of the scopes requested.");
     }
     t.issued = std::chrono::steady_clock::now();
     std::string value = "ya29.sim." + std::to_string(rng_token());
@@ -380,18 +389,20 @@ class GoogleModule final : public Module {
     // https://developers.google.com/admin-sdk/directory/v1/guides/authorizing: each method
     // accepts its read-only scope or the read-write one.
     std::string needed = parts.size() >= 3 && parts[0] == "groups" && parts[2] == "members" ? "group.member"
-                         : !parts.empty() && parts[0] == "groups"                          ? "group"
-                         : parts.size() >= 3 && parts[2] == "orgunits"                     ? "orgunit"
-                                                                                           : "user";
+                         : !parts.empty() && parts[0] == "groups"                           ? "group"
+                         : parts.size() >= 3 && parts[2] == "orgunits"                      ? "orgunit"
+                                                                                            : "user";
     bool granted = false;
     for (const auto& s : tok.scopes) {
       granted |= s == kScopePrefix + "admin.directory." + needed + ".readonly" ||
                  s == kScopePrefix + "admin.directory." + needed;
       if (needed == "group.member")
-        granted |= s == kScopePrefix + "admin.directory.group.readonly" || s == kScopePrefix + "admin.directory.group";
+        granted |= s == kScopePrefix + "admin.directory.group.readonly" ||
+                   s == kScopePrefix + "admin.directory.group";
     }
     if (!granted)
-      return google_error(out, 403, "insufficientPermissions", "Request had insufficient authentication scopes.");
+      return google_error(out, 403, "insufficientPermissions",
+                          "Request had insufficient authentication scopes.");
     // Without impersonation a service account is no admin of the domain.
     bool is_admin = false;
     {
@@ -413,22 +424,26 @@ class GoogleModule final : public Module {
       if (f.quota_reason == "rateLimitExceeded")
         return google_error(out, 429, "rateLimitExceeded", "Rate Limit Exceeded", "usageLimits");
       if (f.quota_reason == "quotaExceeded")
-        return google_error(out, 403, "quotaExceeded",
-                            "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' "
-                            "of service 'admin.googleapis.com'",
-                            "usageLimits");
+        return google_error(
+            out, 403, "quotaExceeded",
+            "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' "
+            "of service 'admin.googleapis.com'",
+            "usageLimits");
       return google_error(out, 403, "userRateLimitExceeded", "User Rate Limit Exceeded", "usageLimits");
     }
     if (f.error_every > 0 && n % f.error_every == 0) {
       ++stats_errors_;
       return google_error(out, f.error_status, "backendError", "Backend Error");
     }
-    if (r.method != "GET") return google_error(out, 405, "methodNotAllowed", "the simulator serves reads only");
+    if (r.method != "GET")
+      return google_error(out, 405, "methodNotAllowed", "the simulator serves reads only");
     std::shared_lock lock(state_mutex_);
     if (parts.size() == 1 && parts[0] == "users") return users_list(r, out, f);
     if (parts.size() == 1 && parts[0] == "groups") return groups_list(r, out);
-    if (parts.size() == 3 && parts[0] == "groups" && parts[2] == "members") return members_list(r, out, parts[1]);
-    if (parts.size() == 3 && parts[0] == "customer" && parts[2] == "orgunits") return orgunits_list(r, out, parts[1]);
+    if (parts.size() == 3 && parts[0] == "groups" && parts[2] == "members")
+      return members_list(r, out, parts[1]);
+    if (parts.size() == 3 && parts[0] == "customer" && parts[2] == "orgunits")
+      return orgunits_list(r, out, parts[1]);
     google_error(out, 404, "notFound", "Not Found");
   }
 
@@ -526,8 +541,8 @@ class GoogleModule final : public Module {
         c.prefix = true;
         c.value.pop_back();
       }
-      static const char* known[] = {"email", "givenname", "familyname", "name", "isadmin", "issuspended",
-                                    "isarchived", "orgunitpath", "orgdepartment", "orgtitle"};
+      static const char* known[] = {"email",       "givenname",  "familyname",  "name",          "isadmin",
+                                    "issuspended", "isarchived", "orgunitpath", "orgdepartment", "orgtitle"};
       bool ok = false;
       for (const char* k : known) ok |= c.field == k;
       if (!ok) return false;
@@ -546,18 +561,27 @@ class GoogleModule final : public Module {
   static bool matches(const User& u, const std::vector<QueryClause>& clauses) {
     for (const auto& c : clauses) {
       bool ok;
-      if (c.field == "issuspended") ok = u.suspended == (lower(c.value) == "true");
-      else if (c.field == "isarchived") ok = u.archived == (lower(c.value) == "true");
-      else if (c.field == "isadmin") ok = u.admin == (lower(c.value) == "true");
+      if (c.field == "issuspended")
+        ok = u.suspended == (lower(c.value) == "true");
+      else if (c.field == "isarchived")
+        ok = u.archived == (lower(c.value) == "true");
+      else if (c.field == "isadmin")
+        ok = u.admin == (lower(c.value) == "true");
       // "orgUnitPath=/Sales" matches all org unit chains under the target.
       else if (c.field == "orgunitpath")
         ok = c.value == "/" || u.ou == c.value || u.ou.starts_with(c.value + "/");
-      else if (c.field == "email") ok = text_matches(u.email, c);
-      else if (c.field == "givenname") ok = text_matches(u.given, c);
-      else if (c.field == "familyname") ok = text_matches(u.family, c);
-      else if (c.field == "name") ok = text_matches(u.given + " " + u.family, c);
-      else if (c.field == "orgdepartment") ok = text_matches(u.department, c);
-      else ok = text_matches(u.title, c);
+      else if (c.field == "email")
+        ok = text_matches(u.email, c);
+      else if (c.field == "givenname")
+        ok = text_matches(u.given, c);
+      else if (c.field == "familyname")
+        ok = text_matches(u.family, c);
+      else if (c.field == "name")
+        ok = text_matches(u.given + " " + u.family, c);
+      else if (c.field == "orgdepartment")
+        ok = text_matches(u.department, c);
+      else
+        ok = text_matches(u.title, c);
       if (!ok) return false;
     }
     return true;
@@ -569,7 +593,8 @@ class GoogleModule final : public Module {
   void render_user(std::string& b, const User& u, const std::string& projection, const std::string& mask,
                    bool public_view) {
     std::string etag = std::to_string(fnv(u.id + u.email + u.ou + (u.suspended ? "s" : "") + u.title));
-    b += R"({"kind":"admin#directory#user","id":")" + u.id + R"(","etag":"\")" + etag + R"(\"","primaryEmail":)";
+    b += R"({"kind":"admin#directory#user","id":")" + u.id + R"(","etag":"\")" + etag +
+         R"(\"","primaryEmail":)";
     append_json_string(b, u.email);
     b += R"(,"name":{"givenName":)";
     append_json_string(b, u.given);
@@ -639,10 +664,12 @@ class GoogleModule final : public Module {
     if (!page_size(r, out, 100, 500, size)) return;
     std::string projection = r.has_param("projection") ? lower(r.param("projection")) : "basic";
     if (projection != "basic" && projection != "custom" && projection != "full")
-      return google_error(out, 400, "invalid", "Invalid value '" + r.param("projection") + "' for projection");
+      return google_error(out, 400, "invalid",
+                          "Invalid value '" + r.param("projection") + "' for projection");
     std::string mask = r.param("customFieldMask");
     if (projection == "custom" && mask.empty())
-      return google_error(out, 400, "invalid", "Invalid Input: customFieldMask is required with projection custom");
+      return google_error(out, 400, "invalid",
+                          "Invalid Input: customFieldMask is required with projection custom");
     std::string view = r.has_param("viewType") ? lower(r.param("viewType")) : "admin_view";
     if (view != "admin_view" && view != "domain_public")
       return google_error(out, 400, "invalid", "Invalid value '" + r.param("viewType") + "' for viewType");
@@ -703,8 +730,8 @@ class GoogleModule final : public Module {
       if (emitted == size) break;
       b += first ? R"(,"groups":[)" : ",";
       first = false;
-      b += R"({"kind":"admin#directory#group","id":")" + g.id + R"(","etag":"\")" + std::to_string(fnv(g.email) % 99999) +
-           R"(\"","email":)";
+      b += R"({"kind":"admin#directory#group","id":")" + g.id + R"(","etag":"\")" +
+           std::to_string(fnv(g.email) % 99999) + R"(\"","email":)";
       append_json_string(b, g.email);
       b += R"(,"name":)";
       append_json_string(b, g.name);
@@ -723,10 +750,12 @@ class GoogleModule final : public Module {
     for (const auto& m : g.members) {
       if (std::find_if(out.begin(), out.end(), [&](const Member& x) { return x.id == m.id; }) == out.end())
         out.push_back(m);
-      if (m.type != "GROUP" || std::find(seen_groups.begin(), seen_groups.end(), m.id) != seen_groups.end()) continue;
+      if (m.type != "GROUP" || std::find(seen_groups.begin(), seen_groups.end(), m.id) != seen_groups.end())
+        continue;
       seen_groups.push_back(m.id);
       auto it = group_index_.find(m.id);
-      if (it != group_index_.end() && !groups_[it->second].deleted) collect_derived(groups_[it->second], out, seen_groups);
+      if (it != group_index_.end() && !groups_[it->second].deleted)
+        collect_derived(groups_[it->second], out, seen_groups);
     }
   }
 
@@ -816,11 +845,13 @@ class GoogleModule final : public Module {
     }
     if (parts.size() == 1 && parts[0] == "faults" && r.method == "POST") return set_faults(body, out);
     if (parts.size() == 1 && parts[0] == "stats" && r.method == "GET") {
-      out.body = R"({"requests":)" + std::to_string(stats_requests_) + R"(,"quota":)" + std::to_string(stats_quota_) +
-                 R"(,"errors":)" + std::to_string(stats_errors_) + R"(,"tokens":)" + std::to_string(stats_tokens_) +
-                 R"(,"unauthorized":)" + std::to_string(stats_unauthorized_) + R"(,"user_pages":)" +
-                 std::to_string(stats_user_pages_) + R"(,"group_pages":)" + std::to_string(stats_group_pages_) +
-                 R"(,"member_pages":)" + std::to_string(stats_member_pages_) + "}";
+      out.body = R"({"requests":)" + std::to_string(stats_requests_) + R"(,"quota":)" +
+                 std::to_string(stats_quota_) + R"(,"errors":)" + std::to_string(stats_errors_) +
+                 R"(,"tokens":)" + std::to_string(stats_tokens_) + R"(,"unauthorized":)" +
+                 std::to_string(stats_unauthorized_) + R"(,"user_pages":)" +
+                 std::to_string(stats_user_pages_) + R"(,"group_pages":)" +
+                 std::to_string(stats_group_pages_) + R"(,"member_pages":)" +
+                 std::to_string(stats_member_pages_) + "}";
       return;
     }
     std::unique_lock lock(state_mutex_);
@@ -862,17 +893,28 @@ class GoogleModule final : public Module {
     }
     for (const auto& [k, v] : body.as_object()) {
       auto s = v.to_string();
-      if (k == "primaryEmail") u.email = s;
-      else if (k == "givenName") u.given = s;
-      else if (k == "familyName") u.family = s;
-      else if (k == "orgUnitPath") u.ou = s;
-      else if (k == "department") u.department = s;
-      else if (k == "title") u.title = s;
-      else if (k == "manager") u.manager = s;
-      else if (k == "suspended") u.suspended = v.is_bool() && v.as_bool();
-      else if (k == "archived") u.archived = v.is_bool() && v.as_bool();
-      else if (k == "isAdmin") u.admin = v.is_bool() && v.as_bool();
-      else if (k == "customSchemas") u.custom = to_json(v);
+      if (k == "primaryEmail")
+        u.email = s;
+      else if (k == "givenName")
+        u.given = s;
+      else if (k == "familyName")
+        u.family = s;
+      else if (k == "orgUnitPath")
+        u.ou = s;
+      else if (k == "department")
+        u.department = s;
+      else if (k == "title")
+        u.title = s;
+      else if (k == "manager")
+        u.manager = s;
+      else if (k == "suspended")
+        u.suspended = v.is_bool() && v.as_bool();
+      else if (k == "archived")
+        u.archived = v.is_bool() && v.as_bool();
+      else if (k == "isAdmin")
+        u.admin = v.is_bool() && v.as_bool();
+      else if (k == "customSchemas")
+        u.custom = to_json(v);
       else {
         google_error(out, 400, "badRequest", "admin: unknown user field " + k);
         return false;
@@ -896,16 +938,26 @@ class GoogleModule final : public Module {
           for (const Value& x : v.as_list()) l.push_back(x.to_string());
         return l;
       };
-      if (k == "quota_every") faults_.quota_every = num();
-      else if (k == "quota_reason") faults_.quota_reason = v.to_string();
-      else if (k == "quota_next") faults_.quota_next = num();
-      else if (k == "error_every") faults_.error_every = num();
-      else if (k == "error_status") faults_.error_status = static_cast<int>(num());
-      else if (k == "fail_page") faults_.fail_page = num();
-      else if (k == "slow_ms") faults_.slow_ms = static_cast<int>(num());
-      else if (k == "delegated_scopes") delegated_ = list();
-      else if (k == "admins") admins_ = list();
-      else return google_error(out, 400, "badRequest", "admin: unknown fault " + k);
+      if (k == "quota_every")
+        faults_.quota_every = num();
+      else if (k == "quota_reason")
+        faults_.quota_reason = v.to_string();
+      else if (k == "quota_next")
+        faults_.quota_next = num();
+      else if (k == "error_every")
+        faults_.error_every = num();
+      else if (k == "error_status")
+        faults_.error_status = static_cast<int>(num());
+      else if (k == "fail_page")
+        faults_.fail_page = num();
+      else if (k == "slow_ms")
+        faults_.slow_ms = static_cast<int>(num());
+      else if (k == "delegated_scopes")
+        delegated_ = list();
+      else if (k == "admins")
+        admins_ = list();
+      else
+        return google_error(out, 400, "badRequest", "admin: unknown fault " + k);
     }
     counter_ = 0;
     out.status = 204;
