@@ -19,7 +19,8 @@
 //   --google-error-status C --google-fail-page P (users.list page P, 0-based, always 503)
 //   --google-slow-ms MS
 //
-// Admin API (no auth): POST /_admin/google/users {user JSON}, PATCH|DELETE
+// Admin API (no auth): POST /_admin/google/touch {"every":N,"title":T},
+// POST /_admin/google/users {user JSON}, PATCH|DELETE
 // /_admin/google/users/{id or email}, POST /_admin/google/faults, GET /_admin/google/stats.
 //
 // State is in memory behind one reader/writer lock; users are kept as small
@@ -855,6 +856,21 @@ class GoogleModule final : public Module {
       return;
     }
     std::unique_lock lock(state_mutex_);
+    // Benchmarks: change the title of every Nth live user.
+    if (parts.size() == 1 && parts[0] == "touch" && r.method == "POST") {
+      const Value* every = body.is_object() ? body.as_object().find("every") : nullptr;
+      const Value* title = body.is_object() ? body.as_object().find("title") : nullptr;
+      if (!every || !every->is_integer() || every->as_integer() < 1 || !title)
+        return google_error(out, 400, "badRequest", R"(admin: expected {"every":N,"title":"..."})");
+      long long n = 0;
+      for (std::size_t i = 0; i < users_.size(); i += static_cast<std::size_t>(every->as_integer()))
+        if (!users_[i].deleted) {
+          users_[i].title = title->to_string();
+          ++n;
+        }
+      out.body = R"({"touched":)" + std::to_string(n) + "}";
+      return;
+    }
     if (parts.size() == 1 && parts[0] == "users" && r.method == "POST") {
       User u;
       u.id = next_id();
