@@ -66,7 +66,7 @@ Operation op(OpKind kind, ObjectType type, std::string source_id, std::string ta
   return o;
 }
 
-std::vector<OpResult> apply(Sink& sink, const std::vector<Operation>& ops) {
+std::vector<OpResult> apply_ops(Sink& sink, const std::vector<Operation>& ops) {
   std::vector<OpResult> results(ops.size());
   sink.apply(ops, results);
   return results;
@@ -85,7 +85,7 @@ TEST_CASE("sqlite sink creates, updates, disables and deletes users") {
   auto sink = plugin.make(dir.path(), Object{{"path", "out.db"}});  // relative: resolves against base_dir
   sink->prepare(user_schema());
 
-  auto created = apply(*sink, {op(OpKind::create, ObjectType::user, "s1", "",
+  auto created = apply_ops(*sink, {op(OpKind::create, ObjectType::user, "s1", "",
                                   {{"email", "Ada@Example.com"}, {"active", true}, {"tags", List{"a", "b"}}}),
                                op(OpKind::create, ObjectType::user, "s2", "",
                                   {{"email", "bob@example.com"}, {"active", false}, {"tags", nullptr}})});
@@ -103,7 +103,7 @@ TEST_CASE("sqlite sink creates, updates, disables and deletes users") {
   CHECK(db.one("SELECT tags FROM users WHERE _id = '" + bob + "'") == "NULL");
   CHECK(db.one("SELECT _updated_at FROM users WHERE _id = '" + bob + "'").ends_with("Z"));
 
-  auto updated = apply(*sink, {op(OpKind::update, ObjectType::user, "s1", ada, {{"active", false}}),
+  auto updated = apply_ops(*sink, {op(OpKind::update, ObjectType::user, "s1", ada, {{"active", false}}),
                                op(OpKind::disable, ObjectType::user, "s2", bob, {{"email", nullptr}})});
   CHECK(updated[0].ok);
   CHECK(updated[1].ok);
@@ -113,16 +113,16 @@ TEST_CASE("sqlite sink creates, updates, disables and deletes users") {
         "NULL|1");
 
   SECTION("an update re-enables a disabled row") {
-    CHECK(apply(*sink, {op(OpKind::update, ObjectType::user, "s2", bob, {{"email", "bob@example.com"}})})[0].ok);
+    CHECK(apply_ops(*sink, {op(OpKind::update, ObjectType::user, "s2", bob, {{"email", "bob@example.com"}})})[0].ok);
     CHECK(db.one("SELECT _disabled FROM users WHERE _id = '" + bob + "'") == "0");
   }
   SECTION("remove deletes the row and is idempotent") {
-    CHECK(apply(*sink, {op(OpKind::remove, ObjectType::user, "s2", bob, {})})[0].ok);
-    CHECK(apply(*sink, {op(OpKind::remove, ObjectType::user, "s2", bob, {})})[0].ok);
+    CHECK(apply_ops(*sink, {op(OpKind::remove, ObjectType::user, "s2", bob, {})})[0].ok);
+    CHECK(apply_ops(*sink, {op(OpKind::remove, ObjectType::user, "s2", bob, {})})[0].ok);
     CHECK(db.column("SELECT _id FROM users") == std::vector<std::string>{ada});
   }
   SECTION("an update of a missing row is that object's failure") {
-    auto r = apply(*sink, {op(OpKind::update, ObjectType::user, "s9", "no-such-id", {{"active", true}}),
+    auto r = apply_ops(*sink, {op(OpKind::update, ObjectType::user, "s9", "no-such-id", {{"active", true}}),
                            op(OpKind::update, ObjectType::user, "s1", ada, {{"active", true}})});
     CHECK_FALSE(r[0].ok);
     CHECK(r[0].error == "user no-such-id not found in table users");
@@ -136,7 +136,7 @@ TEST_CASE("sqlite sink finds by attribute, exactly or ignoring case, through an 
   SqlitePlugin plugin;
   auto sink = plugin.make(dir.path(), Object{{"path", (dir / "out.db").string()}});
   sink->prepare(user_schema());
-  auto r = apply(*sink, {op(OpKind::create, ObjectType::user, "s1", "", {{"email", "Ada@Example.com"}}),
+  auto r = apply_ops(*sink, {op(OpKind::create, ObjectType::user, "s1", "", {{"email", "Ada@Example.com"}}),
                          op(OpKind::create, ObjectType::user, "s2", "", {{"email", "bob@example.com"}})});
 
   CHECK(sink->find(ObjectType::user, "email", "Ada@Example.com", false) == std::vector<std::string>{r[0].target_id});
@@ -147,7 +147,7 @@ TEST_CASE("sqlite sink finds by attribute, exactly or ignoring case, through an 
   CHECK(sink->find(ObjectType::group, "email", "Ada@Example.com", false).empty());
 
   // Finds share one read transaction until the next apply, which must still see its own writes.
-  auto later = apply(*sink, {op(OpKind::create, ObjectType::user, "s3", "", {{"email", "CAROL@example.com"}})});
+  auto later = apply_ops(*sink, {op(OpKind::create, ObjectType::user, "s3", "", {{"email", "CAROL@example.com"}})});
   REQUIRE(later[0].ok);
   CHECK(sink->find(ObjectType::user, "email", "carol@example.com", true) == std::vector<std::string>{later[0].target_id});
 
@@ -168,7 +168,7 @@ TEST_CASE("sqlite sink adds a column when a mapping adds an attribute") {
   {
     auto sink = plugin.make(dir.path(), Object{{"path", path.string()}});
     sink->prepare(user_schema());
-    REQUIRE(apply(*sink, {op(OpKind::create, ObjectType::user, "s1", "", {{"email", "a@x"}})})[0].ok);
+    REQUIRE(apply_ops(*sink, {op(OpKind::create, ObjectType::user, "s1", "", {{"email", "a@x"}})})[0].ok);
   }
   // A later run whose pipeline maps one more attribute.
   auto sink = plugin.make(dir.path(), Object{{"path", path.string()}});
@@ -176,7 +176,7 @@ TEST_CASE("sqlite sink adds a column when a mapping adds an attribute") {
   schema[0].attributes.emplace_back("department", TargetType::string);
   sink->prepare(schema);
   // An attribute absent from the schema still gets its column instead of failing the batch.
-  auto r = apply(*sink, {op(OpKind::create, ObjectType::user, "s2", "",
+  auto r = apply_ops(*sink, {op(OpKind::create, ObjectType::user, "s2", "",
                             {{"email", "b@x"}, {"department", "Ops"}, {"level", 3}})});
   REQUIRE(r[0].ok);
   Db db(path);
@@ -195,13 +195,13 @@ TEST_CASE("sqlite sink keeps group membership in the members table") {
   auto sink = plugin.make(dir.path(), Object{{"path", path.string()}, {"groups_table", "teams"},
                                               {"members_table", "team_members"}});
   sink->prepare({{ObjectType::group, {{"name", TargetType::string}}}});
-  auto users = apply(*sink, {op(OpKind::create, ObjectType::user, "u1", "", {}),
+  auto users = apply_ops(*sink, {op(OpKind::create, ObjectType::user, "u1", "", {}),
                              op(OpKind::create, ObjectType::user, "u2", "", {}),
                              op(OpKind::create, ObjectType::user, "u3", "", {})});
   const std::string u1 = users[0].target_id, u2 = users[1].target_id, u3 = users[2].target_id;
   Operation create = op(OpKind::create, ObjectType::group, "g1", "", {{"name", "Ops"}});
   create.members_add = {u1, u2};
-  auto g = apply(*sink, {create});
+  auto g = apply_ops(*sink, {create});
   REQUIRE(g[0].ok);
   const std::string group = g[0].target_id;
   Db db(path);
@@ -213,13 +213,13 @@ TEST_CASE("sqlite sink keeps group membership in the members table") {
   Operation update = op(OpKind::update, ObjectType::group, "g1", group, {});
   update.members_add = {u3, u1};  // adding an existing member is a no-op
   update.members_remove = {u2};
-  REQUIRE(apply(*sink, {update})[0].ok);
+  REQUIRE(apply_ops(*sink, {update})[0].ok);
   CHECK(members() == std::vector<std::string>{u1, u3});
 
   // Removing a user drops its memberships; removing the group drops the rest.
-  REQUIRE(apply(*sink, {op(OpKind::remove, ObjectType::user, "u1", u1, {})})[0].ok);
+  REQUIRE(apply_ops(*sink, {op(OpKind::remove, ObjectType::user, "u1", u1, {})})[0].ok);
   CHECK(members() == std::vector<std::string>{u3});
-  REQUIRE(apply(*sink, {op(OpKind::remove, ObjectType::group, "g1", group, {})})[0].ok);
+  REQUIRE(apply_ops(*sink, {op(OpKind::remove, ObjectType::group, "g1", group, {})})[0].ok);
   CHECK(db.one("SELECT count(*) FROM team_members") == "0");
   CHECK(db.one("SELECT count(*) FROM teams") == "0");
 }
@@ -233,7 +233,7 @@ TEST_CASE("sqlite sink reports a per-object failure and commits the rest of the 
   Db db(path);
   db.exec("CREATE UNIQUE INDEX operator_rule ON users(email)");  // a rule the sink does not know about
 
-  auto r = apply(*sink, {op(OpKind::create, ObjectType::user, "s1", "", {{"email", "a@x"}}),
+  auto r = apply_ops(*sink, {op(OpKind::create, ObjectType::user, "s1", "", {{"email", "a@x"}}),
                          op(OpKind::create, ObjectType::user, "s2", "", {{"email", "a@x"}}),
                          op(OpKind::create, ObjectType::user, "s3", "", {{"email", "c@x"}})});
   CHECK(r[0].ok);
@@ -297,4 +297,28 @@ TEST_CASE("sqlite sink validates its settings and tests its connection") {
   CHECK(lines[2] == "table users: 0 rows");
   Db db(dir / "x.db");
   CHECK(db.one("PRAGMA journal_mode") == "wal");
+}
+
+TEST_CASE("sqlite sink fails the whole batch when the database is locked, then recovers") {
+  test::TempDir dir;
+  SqlitePlugin plugin;
+  fs::path path = dir / "out.db";
+  auto sink = plugin.make(dir.path(), Object{{"path", path.string()}, {"busy_timeout", 0}});
+  sink->prepare(user_schema());
+  std::vector<Operation> batch{op(OpKind::create, ObjectType::user, "s1", "", {{"email", "a@x"}}),
+                               op(OpKind::create, ObjectType::user, "s2", "", {{"email", "b@x"}})};
+  Db other(path);
+  other.exec("BEGIN IMMEDIATE");  // another writer holds the lock
+  try {
+    apply_ops(*sink, batch);
+    FAIL("apply succeeded while another writer held the lock");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::connection);
+    CHECK(std::string(e.what()) == "sqlite database " + path.string() + ": begin transaction failed: database is locked");
+  }
+  other.exec("ROLLBACK");
+  CHECK(other.one("SELECT count(*) FROM users") == "0");
+  auto r = apply_ops(*sink, batch);
+  CHECK((r[0].ok && r[1].ok));
+  CHECK(other.one("SELECT count(*) FROM users") == "2");
 }
