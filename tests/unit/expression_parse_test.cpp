@@ -133,3 +133,16 @@ TEST_CASE("an expression is immutable and shareable across copies") {
   CHECK(e.attributes() == std::vector<std::string>{"a"});
   CHECK(Expression::function_names().size() == 43);
 }
+
+TEST_CASE("error: unknown attribute against a known schema, with did-you-mean") {
+  auto e = Expression::parse(R"(Join(" ", [givenName], [ surnme ], [name.familyName]))");
+  CHECK_NOTHROW(e.check_attributes({"givenName", "surname", "surnme", "name"}));
+  try {
+    e.check_attributes({"givenName", "surname", "name"});
+    FAIL("expected a parse error");
+  } catch (const ParseError& err) {
+    CHECK(err.offset() == 25);
+    CHECK(std::string(err.what()) == "unknown attribute 'surnme'; did you mean 'surname'?");
+  }
+  CHECK_THROWS_WITH(Expression::parse("[x]").check_attributes({"mail"}), "unknown attribute 'x'");
+}

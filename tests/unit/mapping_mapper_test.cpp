@@ -147,3 +147,13 @@ TEST_CASE("target type names") {
   CHECK(to_string(TargetType::reference) == "reference");
   CHECK_THROWS_AS(target_type_from_string("float"), std::invalid_argument);
 }
+
+TEST_CASE("fingerprint changes when a mapping changes") {
+  Mapper a({direct("x", "a"), expression("y", "ToLower([b])")});
+  Mapper same({direct("x", "a"), expression("y", "ToLower([b])")});
+  Mapper other_expr({direct("x", "a"), expression("y", "ToUpper([b])")});
+  Mapper other_type({direct("x", "a", TargetType::string), expression("y", "ToLower([b])")});
+  CHECK(a.fingerprint() == same.fingerprint());
+  CHECK(a.fingerprint() != other_expr.fingerprint());
+  CHECK(a.fingerprint() != other_type.fingerprint());
+}

@@ -227,3 +227,14 @@ TEST_CASE("errors: unknown operator with did-you-mean, missing value, bad regex,
   e = compile_error({{clause("a", "")}});
   CHECK(std::string(e.what()) == "missing operator");
 }
+
+TEST_CASE("fingerprint changes with meaning, not with operator spelling") {
+  auto a = ScopeFilter::compile({{clause("d", "Greater_Than", 5)}});
+  auto b = ScopeFilter::compile({{clause("d", "greater than", 5)}});
+  auto c = ScopeFilter::compile({{clause("d", "Greater_Than", 6)}});
+  auto d = ScopeFilter::compile({{clause("d", "Greater_Than", 5, true)}});
+  CHECK(a.fingerprint() == b.fingerprint());
+  CHECK(a.fingerprint() != c.fingerprint());
+  CHECK(a.fingerprint() != d.fingerprint());
+  CHECK(ScopeFilter().fingerprint() != a.fingerprint());
+}

@@ -871,6 +871,7 @@ class Parser {
   }
 
   std::vector<std::string> attributes;
+  std::vector<std::size_t> attribute_offsets;
   bool redacts = false;
 
  private:
@@ -933,7 +934,10 @@ class Parser {
       if (name.empty()) throw ParseError(i_, "empty attribute name");
       n.kind = NodeKind::attribute;
       n.attribute = AttributeRef(std::string(name));
-      if (std::find(attributes.begin(), attributes.end(), name) == attributes.end()) attributes.emplace_back(name);
+      if (std::find(attributes.begin(), attributes.end(), name) == attributes.end()) {
+        attributes.emplace_back(name);
+        attribute_offsets.push_back(i_ + 1 + (s_.substr(i_ + 1).find_first_not_of(" \t")));
+      }
       i_ = end + 1;
       return n;
     }
@@ -1085,6 +1089,7 @@ Expression Expression::parse(std::string_view text) {
   e.redacts_ = p.redacts;
   e.root_ = std::move(root);
   e.attributes_ = std::make_shared<const std::vector<std::string>>(std::move(p.attributes));
+  e.attribute_offsets_ = std::make_shared<const std::vector<std::size_t>>(std::move(p.attribute_offsets));
   e.text_ = std::make_shared<const std::string>(text);
   return e;
 }
@@ -1101,6 +1106,21 @@ std::optional<Value> Expression::evaluate(const Object& attributes, const EvalHo
 const std::vector<std::string>& Expression::attributes() const {
   static const std::vector<std::string> none;
   return attributes_ ? *attributes_ : none;
+}
+
+void Expression::check_attributes(const std::vector<std::string>& known) const {
+  if (!attributes_) return;
+  for (std::size_t i = 0; i < attributes_->size(); ++i) {
+    const std::string& path = (*attributes_)[i];
+    std::string_view first = std::string_view(path).substr(0, path.find('.'));
+    if (std::find(known.begin(), known.end(), path) != known.end() ||
+        std::find(known.begin(), known.end(), first) != known.end())
+      continue;
+    std::vector<std::string_view> names(known.begin(), known.end());
+    std::string hint = text::did_you_mean(path, names);
+    throw ParseError((*attribute_offsets_)[i],
+                     "unknown attribute '" + path + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+  }
 }
 
 const std::string& Expression::text() const {

@@ -55,12 +55,18 @@ class Expression {
   /// EvalHooks::is_unique, checking candidates against the sink.
   bool selects_unique_value() const { return selects_unique_; }
 
+  /// For hosts that know the source's attributes: throws ParseError at the
+  /// first attribute that is not among `known` (a dotted path counts as known
+  /// when its first step is), suggesting the closest known name.
+  void check_attributes(const std::vector<std::string>& known) const;
+
   /// Names of the functions the engine knows, for help texts and editors.
   static std::vector<std::string_view> function_names();
 
  private:
   std::shared_ptr<const Node> root_;
   std::shared_ptr<const std::vector<std::string>> attributes_;
+  std::shared_ptr<const std::vector<std::size_t>> attribute_offsets_;  // first use of each, in text
   std::shared_ptr<const std::string> text_;
   bool redacts_ = false;
   bool selects_unique_ = false;

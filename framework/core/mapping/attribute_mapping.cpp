@@ -61,6 +61,22 @@ std::vector<std::string> Mapper::source_attributes() const {
   return out;
 }
 
+std::uint64_t Mapper::fingerprint() const {
+  List out;
+  for (const AttributeMapping& m : mappings_) {
+    out.emplace_back(Object{{"target", m.target},
+                            {"kind", static_cast<int>(m.kind)},
+                            {"source", m.source},
+                            {"constant", m.constant},
+                            {"expression", m.expression ? m.expression->text() : std::string()},
+                            {"default", m.default_value},
+                            {"default_if_null", m.default_if_null},
+                            {"apply", static_cast<int>(m.apply)},
+                            {"type", std::string(to_string(m.type))}});
+  }
+  return stable_hash(Value(std::move(out)));
+}
+
 std::vector<std::pair<std::string, TargetType>> Mapper::target_schema() const {
   std::vector<std::pair<std::string, TargetType>> out;
   for (const auto& m : mappings_) out.emplace_back(m.target, m.type);

@@ -44,6 +44,9 @@ class Mapper {
   const std::vector<AttributeMapping>& mappings() const { return mappings_; }
   /// Source attributes the mappings read.
   std::vector<std::string> source_attributes() const;
+  /// Changes whenever what the mappings compute may change: a runner stores
+  /// it and re-evaluates every object when it differs.
+  std::uint64_t fingerprint() const;
   /// Target attributes with their types, for Sink::prepare.
   std::vector<std::pair<std::string, TargetType>> target_schema() const;
 

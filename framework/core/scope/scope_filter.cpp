@@ -321,6 +321,26 @@ bool ScopeFilter::matches(const Object& attributes, std::string_view object_id, 
   return false;
 }
 
+std::uint64_t ScopeFilter::fingerprint() const {
+  List filters;
+  for (const auto& filter : filters_) {
+    List clauses;
+    for (const auto& c : filter) {
+      std::string op;
+      for (const OperatorName& o : kOperators)
+        if (o.op == c->op && o.negated == c->negated) op = o.normalized;
+      clauses.emplace_back(Object{{"attribute", c->clause.attribute},
+                                  {"op", op},
+                                  {"value", c->clause.value},
+                                  {"ignore_case", c->clause.ignore_case},
+                                  {"all", c->all},
+                                  {"transitive", c->transitive}});
+    }
+    filters.emplace_back(std::move(clauses));
+  }
+  return stable_hash(Value(std::move(filters)));
+}
+
 std::vector<std::string> ScopeFilter::attributes() const {
   std::vector<std::string> out;
   for (const auto& filter : filters_)

@@ -5,6 +5,7 @@
 #include <dirsync/error.hpp>
 #include <dirsync/value.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,6 +63,9 @@ class ScopeFilter {
                const Membership* membership = nullptr) const;
   /// Source attributes the filters read.
   std::vector<std::string> attributes() const;
+  /// Changes whenever the filters' meaning may change (operator spelling
+  /// aside): a runner stores it and re-evaluates every object when it differs.
+  std::uint64_t fingerprint() const;
   /// Some clause is member_of: matches() needs a Membership.
   bool needs_membership() const { return needs_membership_; }
 
