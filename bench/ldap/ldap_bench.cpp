@@ -105,13 +105,6 @@ double bench_sink(int n, int batch, int depth) {
   return s;
 }
 
-std::map<std::string, std::string> csns(Slapd& slapd) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : slapd.search("dc=example,dc=com", "(objectClass=*)", {"entryCSN"}))
-    out[e.dn] = e.value("entryCSN");
-  return out;
-}
-
 void bench_pipeline(int n) {
   Slapd slapd;
   TempDir dir;
@@ -151,12 +144,12 @@ users:
   auto first = run_dirsync({"run", (dir / "bench.yaml").string()}, env);
   double t1 = seconds_since(start);
   if (first.exit_code != 0) throw std::runtime_error("first run failed: " + first.all().substr(0, 2000));
-  auto before = csns(slapd);
+  auto before = slapd.entry_csns();
   start = Clock::now();
   auto second = run_dirsync({"run", (dir / "bench.yaml").string()}, env);
   double t2 = seconds_since(start);
   if (second.exit_code != 0) throw std::runtime_error("rerun failed: " + second.all().substr(0, 2000));
-  auto after = csns(slapd);
+  auto after = slapd.entry_csns();
   std::size_t writes = after.size() == before.size() ? 0 : 1;
   for (const auto& [dn, csn] : after) writes += before[dn] == csn ? 0 : 1;
   std::printf("dirsync run, file -> ldap, first run:   %7.2f s  %8.0f users/s  (%zu people)\n", t1, n / t1,

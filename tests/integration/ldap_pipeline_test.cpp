@@ -74,13 +74,7 @@ struct Pipeline {
   CommandResult run(const std::string& password = kSyncPassword) {
     return run_dirsync({"run", file.string()}, {{"LDAP_BIND_PASSWORD", password}});
   }
-  // entryCSN of every entry under the suffix: any write changes one.
-  std::map<std::string, std::string> csns() {
-    std::map<std::string, std::string> out;
-    for (const auto& e : slapd.search("dc=example,dc=com", "(objectClass=*)", {"entryCSN"}))
-      out[e.dn] = e.value("entryCSN");
-    return out;
-  }
+  std::map<std::string, std::string> csns() { return slapd.entry_csns(); }
 };
 
 }  // namespace

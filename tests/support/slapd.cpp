@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -186,6 +187,8 @@ void Slapd::start() {
     pid_t pid = fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
+      // A test process killed by a timeout must not leave its server behind.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
       int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       if (fd >= 0) {
         dup2(fd, 1);
@@ -316,6 +319,12 @@ LdapEntry Slapd::read(const std::string& dn, const std::vector<std::string>& att
   }
   ldap_msgfree(res);
   return entry;
+}
+
+std::map<std::string, std::string> Slapd::entry_csns() {
+  std::map<std::string, std::string> out;
+  for (const auto& e : search(options_.suffix, "(objectClass=*)", {"entryCSN"})) out[e.dn] = e.value("entryCSN");
+  return out;
 }
 
 CommandResult Slapd::tool(const std::string& name, const std::vector<std::string>& args) {

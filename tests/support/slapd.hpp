@@ -73,6 +73,9 @@ class Slapd {
                                 const std::vector<std::string>& attributes = {"*", "+"});
   /// The entry at `dn` (base search), or an entry with an empty dn when absent.
   LdapEntry read(const std::string& dn, const std::vector<std::string>& attributes = {"*", "+"});
+  /// entryCSN of every entry under the suffix, by DN: any write changes one,
+  /// so equal maps before and after prove that nothing was written.
+  std::map<std::string, std::string> entry_csns();
   /// Runs a client tool (ldapadd, ldapsearch, ...) against this server as
   /// root: "-x -H url -D rootdn -w password" are added after argv[0].
   CommandResult tool(const std::string& name, const std::vector<std::string>& args);
