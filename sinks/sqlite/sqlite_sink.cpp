@@ -154,6 +154,9 @@ class SqliteSink final : public Sink {
 
   std::vector<std::string> find(ObjectType type, const std::string& attribute, const Value& value,
                                 bool ignore_case) override {
+    // `dirsync plan` only finds: it must not leave a new database file behind, and a database
+    // that does not exist holds nothing to match.
+    if (!db_ && !fs::exists(path_)) return {};
     open();
     Table& t = table(type);
     if (value.is_null() || !t.columns.contains(attribute)) return {};

@@ -135,6 +135,9 @@ TEST_CASE("sqlite sink finds by attribute, exactly or ignoring case, through an 
   test::TempDir dir;
   SqlitePlugin plugin;
   auto sink = plugin.make(dir.path(), Object{{"path", (dir / "out.db").string()}});
+  // A plan (finds only) before the first run must not create the database.
+  CHECK(sink->find(ObjectType::user, "email", "Ada@Example.com", true).empty());
+  CHECK_FALSE(fs::exists(dir / "out.db"));
   sink->prepare(user_schema());
   auto r = apply_ops(*sink, {op(OpKind::create, ObjectType::user, "s1", "", {{"email", "Ada@Example.com"}}),
                          op(OpKind::create, ObjectType::user, "s2", "", {{"email", "bob@example.com"}})});
