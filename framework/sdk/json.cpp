@@ -1,4 +1,4 @@
-// JSON <-> Value. Parsing uses simdjson's DOM parser: directory pages are the
+// JSON <-> Value. Parsing uses simdjson (on-demand): directory pages are the
 // hot path (DESIGN.md: ~40x faster than Poco::JSON on Graph-shaped pages).
 #include <dirsync/error.hpp>
 #include <dirsync/value.hpp>
@@ -44,34 +44,6 @@ Value from_ondemand(simdjson::ondemand::value v) {
   return {};
 }
 
-void append_sorted(std::string& out, const Value& v) {
-  if (!v.is_object() && !v.is_list()) return append_json(out, v);
-  if (v.is_list()) {
-    out += '[';
-    bool first = true;
-    for (const Value& item : v.as_list()) {
-      if (!first) out += ',';
-      first = false;
-      append_sorted(out, item);
-    }
-    out += ']';
-    return;
-  }
-  std::vector<const Object::Entry*> entries;
-  for (const auto& e : v.as_object()) entries.push_back(&e);
-  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  out += '{';
-  bool first = true;
-  for (const auto* e : entries) {
-    if (!first) out += ',';
-    first = false;
-    append_json_string(out, e->first);
-    out += ':';
-    append_sorted(out, e->second);
-  }
-  out += '}';
-}
-
 }  // namespace
 
 // The DOM API of Debian's simdjson 3.0.1 miscompiles under GCC 12 -O2
@@ -97,7 +69,14 @@ Value parse_json(std::string_view text) {
 
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
-  for (unsigned char c : s) {
+  // Copy runs of characters that need no escape in one append: this is on the
+  // hot path of every state-store write.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -106,16 +85,14 @@ void append_json_string(std::string& out, std::string_view s) {
       case '\t': out += "\\t"; break;
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      }
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out += '"';
 }
 
@@ -164,15 +141,75 @@ std::string to_json(const Value& value) {
   return out;
 }
 
-std::uint64_t stable_hash(const Value& value) {
-  std::string text;
-  append_sorted(text, value);
+namespace {
+
+/// FNV-1a over a canonical walk of the value: kind tags, lengths and bytes,
+/// object keys in sorted order. No intermediate text is built.
+struct Fnv {
   std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
+  void bytes(const void* data, std::size_t n) {
+    auto p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) {
+      h ^= p[i];
+      h *= 1099511628211ull;
+    }
   }
-  return h;
+  void tag(char c) { bytes(&c, 1); }
+  void text(std::string_view s) {
+    std::uint64_t n = s.size();
+    bytes(&n, sizeof n);
+    bytes(s.data(), s.size());
+  }
+  void value(const Value& v) {
+    tag(static_cast<char>(v.kind()));
+    switch (v.kind()) {
+      case Value::Kind::null: break;
+      case Value::Kind::boolean: tag(v.as_bool() ? 1 : 0); break;
+      case Value::Kind::integer: {
+        std::int64_t i = v.as_integer();
+        bytes(&i, sizeof i);
+        break;
+      }
+      case Value::Kind::number: {
+        double d = v.as_number();
+        bytes(&d, sizeof d);
+        break;
+      }
+      case Value::Kind::string: text(v.as_string()); break;
+      case Value::Kind::list:
+        for (const Value& item : v.as_list()) value(item);
+        tag('\x1d');
+        break;
+      case Value::Kind::object: {
+        const Object& o = v.as_object();
+        // Objects are small: sort pointers to the entries, not the entries.
+        const Object::Entry* small[32];
+        std::vector<const Object::Entry*> large;
+        const Object::Entry** entries = small;
+        if (o.size() > 32) {
+          large.resize(o.size());
+          entries = large.data();
+        }
+        std::size_t n = 0;
+        for (const auto& e : o) entries[n++] = &e;
+        std::sort(entries, entries + n, [](auto* a, auto* b) { return a->first < b->first; });
+        for (std::size_t i = 0; i < n; ++i) {
+          text(entries[i]->first);
+          value(entries[i]->second);
+        }
+        tag('\x1e');
+        break;
+      }
+    }
+  }
+};
+
+}  // namespace
+
+std::uint64_t stable_hash(const Value& value) {
+  Fnv f;
+  f.value(value);
+  return f.h;
 }
 
 }  // namespace dirsync

@@ -106,8 +106,8 @@ bool is_letter_or_digit(char32_t c) {
 
 namespace {
 template <typename F>
-std::string map_case(std::string_view s, F f) {
-  std::string out;
+void map_case_into(std::string& out, std::string_view s, F f) {
+  out.clear();
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size();) {
     auto b = static_cast<unsigned char>(s[i]);
@@ -120,9 +120,19 @@ std::string map_case(std::string_view s, F f) {
     }
     append_utf8(out, f(next_code_point(s, i)));
   }
+}
+
+template <typename F>
+std::string map_case(std::string_view s, F f) {
+  std::string out;
+  map_case_into(out, s, f);
   return out;
 }
 }  // namespace
+
+void to_lower_into(std::string& out, std::string_view s) {
+  map_case_into(out, s, [](char32_t c) { return lower(c); });
+}
 
 std::string to_lower(std::string_view s, bool turkic) {
   if (turkic) return map_case(s, [](char32_t c) -> char32_t { return c == 'I' ? 0x131 : c == 0x130 ? 'i' : lower(c); });

@@ -32,6 +32,8 @@ bool is_letter_or_digit(char32_t cp);
 /// `turkic` applies the dotted/dotless i rules of tr and az cultures.
 std::string to_lower(std::string_view s, bool turkic = false);
 std::string to_upper(std::string_view s, bool turkic = false);
+/// to_lower into a caller's buffer (cleared first), for hot paths that reuse it.
+void to_lower_into(std::string& out, std::string_view s);
 /// True when `culture` (RFC 4646, e.g. "tr-TR") uses Turkic casing.
 bool is_turkic_culture(std::string_view culture);
 

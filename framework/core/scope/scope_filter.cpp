@@ -142,9 +142,9 @@ bool CompiledClause::scalar_matches(const Value& v) const {
     scratch = v.to_string();
     s = scratch;
   }
-  std::string folded;
   if (clause.ignore_case) {
-    folded = expr::text::to_lower(s);
+    thread_local std::string folded;  // reused: folding must not allocate per object
+    expr::text::to_lower_into(folded, s);
     s = folded;
   }
   for (const Operand& o : values) {

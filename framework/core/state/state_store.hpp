@@ -78,14 +78,19 @@ class StateStore {
 
   // Batch writes: call between begin() and commit().
   void begin();
+  /// A read transaction: many lookups under one lock instead of one each.
+  void begin_read();
   void commit();
   void rollback();
   /// Inserts or replaces; returns the link's rowid.
   std::int64_t put_link(ObjectType type, std::string_view source_id, const Link& link);
   void delete_link(ObjectType type, std::string_view source_id);
   void add_error(std::int64_t run_id, const RunError& error);
-  void add_intent(ObjectType type, std::string_view source_id, std::int64_t run_id);
-  void clear_intent(ObjectType type, std::string_view source_id);
+  /// Records that `source_ids` are about to be created; returns the intent's id.
+  std::int64_t add_intents(ObjectType type, const std::vector<std::string>& source_ids, std::int64_t run_id);
+  void clear_intents(std::int64_t intent_id);
+  /// After a complete run: intents of earlier runs have been re-matched.
+  void clear_intents_before(std::int64_t run_id);
   /// Source ids of creations a crashed run may have left half-done.
   std::vector<std::string> intents(ObjectType type);
 

@@ -61,7 +61,14 @@ class Engine final : public Emitter {
     if (batch_.empty()) return;
     std::vector<Decision> decisions;
     decisions.reserve(batch_.size());
-    for (Change& c : batch_) decisions.push_back(decide(std::move(c)));
+    state_.begin_read();
+    try {
+      for (Change& c : batch_) decisions.push_back(decide(std::move(c)));
+      state_.commit();
+    } catch (...) {
+      state_.rollback();
+      throw;
+    }
     batch_.clear();
     apply(decisions);
   }
@@ -382,8 +389,13 @@ class Engine final : public Emitter {
     const Record& rec = d.change.record;
     Object mapped_create = policy.mapper.map(source, true);
     resolve_references(policy, mapped_create);
-    Object mapped_update = policy.mapper.map(source, false);
-    resolve_references(policy, mapped_update);
+    Object mapped_update;
+    if (creation_differs(rec.type)) {
+      mapped_update = policy.mapper.map(source, false);
+      resolve_references(policy, mapped_update);
+    } else {
+      mapped_update = mapped_create;
+    }
 
     // Matching: the first key with a value decides; two targets is an error.
     std::optional<std::string> matched;
@@ -455,6 +467,14 @@ class Engine final : public Emitter {
     return;
   }
 
+  /// Whether creating maps differently from updating (on_create mappings,
+  /// creation-only defaults); when not, one mapping serves both.
+  bool creation_differs(ObjectType type) const {
+    for (const auto& m : config_.policy(type).mapper.mappings())
+      if (m.apply == mapping::Apply::on_create || m.default_if_null) return true;
+    return false;
+  }
+
   void count_op(OpKind kind) {
     switch (kind) {
       case OpKind::create: ++report_.counts.created; break;
@@ -498,11 +518,13 @@ class Engine final : public Emitter {
     }
     // Intent first: a crash after the sink commits but before we do leaves a
     // trace the next run uses to adopt instead of duplicating.
-    bool any_intent = std::any_of(decisions.begin(), decisions.end(), [](const Decision& d) { return d.intent; });
-    if (any_intent) {
+    std::vector<std::string> creating;
+    for (const auto& d : decisions)
+      if (d.intent) creating.push_back(d.change.record.id);
+    std::int64_t intent_id = 0;
+    if (!creating.empty()) {
       state_.begin();
-      for (const auto& d : decisions)
-        if (d.intent) state_.add_intent(d.change.record.type, d.change.record.id, run_id_);
+      intent_id = state_.add_intents(decisions.front().change.record.type, creating, run_id_);
       state_.commit();
     }
     std::vector<OpResult> results(ops.size());
@@ -534,12 +556,12 @@ class Engine final : public Emitter {
             if (d.op.kind == OpKind::create) d.next.target_id = result.target_id;
             mark_seen(state_.put_link(rec.type, rec.id, d.next));
           }
-          if (d.intent || recovering_.count({rec.type, rec.id})) state_.clear_intent(rec.type, rec.id);
           continue;
         }
         if (d.skipped && recount_) ++report_.counts.skipped;
         if (d.store_link) mark_seen(state_.put_link(rec.type, rec.id, d.next));
       }
+      if (intent_id) state_.clear_intents(intent_id);
       state_.commit();
     } catch (...) {
       state_.rollback();
@@ -638,6 +660,9 @@ RunReport Runner::run(const RunOptions& options) {
   }
   std::optional<std::string> new_cursor;
   if (result.complete) new_cursor = result.cursor;
+  // Every object a crashed run may have created was seen and re-matched by
+  // this complete full read; their intents are done with.
+  if (result.complete && result.mode == ReadMode::full && !options.dry_run) state_.clear_intents_before(report.run_id);
   std::string status = report.counts.failed > 0 || !result.complete ? "Partial" : "Success";
   finish(status, new_cursor);
   report.exit_code = status == "Success" ? 0 : 1;
