@@ -17,7 +17,8 @@
 // POST /_admin/graph/users/{id}/soft-delete|restore, the same for groups,
 // POST /_admin/graph/groups/{id}/members {"add":[ids],"remove":[ids]},
 // POST /_admin/graph/faults {...}, POST /_admin/graph/expire-tokens,
-// GET /_admin/graph/stats, GET /_admin/graph/ids?kind=users&from=0&count=10.
+// GET /_admin/graph/stats, GET /_admin/graph/ids?kind=users&from=0&count=10,
+// POST /_admin/graph/touch {"every":100,"property":"jobTitle","value":"x"}.
 //
 // The state is held in memory, guarded by one reader/writer lock: reads
 // (pages) share it, admin mutations take it exclusively, so a page never
@@ -1044,6 +1045,7 @@ class GraphModule final : public Module {
       out.body += "]";
       return;
     }
+    if (parts[0] == "touch") return touch(body, out);
     if (parts[0] != "users" && parts[0] != "groups") return json_error(out, 404, "NotFound", "admin: unknown " + parts[0]);
     Kind kind = parts[0] == "users" ? Kind::user : Kind::group;
     std::unique_lock lock(state_mutex_);
@@ -1085,6 +1087,27 @@ class GraphModule final : public Module {
     } else {
       json_error(out, 400, "BadRequest", "admin: unsupported " + r.method + " " + r.path);
     }
+  }
+
+  // Bulk change for benchmarks: {"every":100,"property":"jobTitle","value":"x"}
+  // sets the property on every Nth live user (1% with 100).
+  void touch(const Value& body, SimResponse& out) {
+    if (!body.is_object()) return json_error(out, 400, "BadRequest", "admin: expected a JSON object");
+    const Value* every = body.as_object().find("every");
+    const Value* prop = body.as_object().find("property");
+    const Value* value = body.as_object().find("value");
+    if (!every || !every->is_integer() || every->as_integer() < 1 || !prop || !value)
+      return json_error(out, 400, "BadRequest", "admin: touch needs every, property and value");
+    std::unique_lock lock(state_mutex_);
+    std::uint16_t p = user_props_.id(prop->to_string());
+    std::string json = to_json(*value);
+    std::size_t changed = 0;
+    for (std::size_t i = 0; i < users_.size(); i += static_cast<std::size_t>(every->as_integer())) {
+      if (users_[i].state != Entity::live || !users_[i].set(p, json)) continue;
+      record(Kind::user, Event::props, static_cast<std::uint32_t>(i), {p});
+      ++changed;
+    }
+    out.body = "{\"changed\":" + std::to_string(changed) + "}";
   }
 
   void create(Kind kind, const Value& body, SimResponse& out) {
