@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace dirsync::expr {
@@ -33,9 +34,9 @@ class AttributeRef {
     const std::size_t n = o.size();
     auto first = o.begin();
     std::uint32_t h = hint_.load(std::memory_order_relaxed);
-    if (h < n && first[h].first == path_) return &first[h].second;
+    if (h < n && same(first[h].first)) return &first[h].second;
     for (std::size_t i = 0; i < n; ++i) {
-      if (first[i].first == path_) {
+      if (same(first[i].first)) {
         hint_.store(static_cast<std::uint32_t>(i), std::memory_order_relaxed);
         return &first[i].second;
       }
@@ -44,6 +45,25 @@ class AttributeRef {
   }
 
  private:
+  // Attribute names are short: comparing eight bytes at a time inline beats
+  // a call to memcmp, which showed up as a tenth of the mapping time.
+  bool same(const std::string& name) const {
+    const std::size_t n = name.size();
+    if (n != path_.size()) return false;
+    const char* a = name.data();
+    const char* b = path_.data();
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t x, y;
+      std::memcpy(&x, a + i, 8);
+      std::memcpy(&y, b + i, 8);
+      if (x != y) return false;
+    }
+    for (; i < n; ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+
   std::string path_;
   bool dotted_ = false;
   mutable std::atomic<std::uint32_t> hint_{UINT32_MAX};
