@@ -81,6 +81,57 @@ std::optional<std::string> parse_postread(LDAPControl** ctrls, const std::string
   return out;
 }
 
+std::string to_hex(std::string_view bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+// A hex id as a filter value: each byte escaped (RFC 4515 allows \xx for any byte).
+std::optional<std::string> hex_to_filter(std::string_view hex) {
+  if (hex.empty() || hex.size() % 2) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    if (!std::isxdigit(static_cast<unsigned char>(hex[i])) || !std::isxdigit(static_cast<unsigned char>(hex[i + 1])))
+      return std::nullopt;
+    out += '\\';
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(hex[i])));
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(hex[i + 1])));
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=' || c == '\n' || c == '\r' || c == ' ') continue;
+    int v = value(c);
+    if (v < 0) return std::nullopt;
+    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
 /// A NULL-terminated attribute list that owns its strings.
 class AttrList {
  public:
@@ -179,6 +230,10 @@ std::vector<ConfigField> config_schema() {
       {"base_dn", F::string, true, false, "", "subtree searched for matching and for target ids"},
       {"id_attribute", F::string, false, false, "entryUUID",
        "attribute used as the stable target id (entryUUID; nsUniqueId on 389-DS)"},
+      {"id_binary", F::boolean, false, false, "",
+       "id_attribute holds bytes (AD objectGUID): ids are their hex; default true for objectGUID/objectSid"},
+      {"binary_attributes", F::list, false, false, "",
+       "attributes whose mapped values are base64 text, written as raw bytes (jpegPhoto, userCertificate;binary)"},
       {"user_dn", F::string, false, false, "", "DN template for users, e.g. uid={uid},ou=people,dc=example,dc=com"},
       // List defaults live in the code (the host reads default_value as scalar text).
       {"user_object_classes", F::list, false, false, "",
@@ -225,6 +280,8 @@ SinkConfig SinkConfig::from(const Settings& s) {
   c.base_dn = s.string("base_dn");
   if (c.base_dn.empty()) throw Error(ErrorKind::config, "ldap sink: 'base_dn' is required");
   c.id_attribute = s.string("id_attribute", "entryUUID");
+  c.id_binary = s.boolean("id_binary", iequals(c.id_attribute, "objectGUID") || iequals(c.id_attribute, "objectSid"));
+  c.binary_attributes = s.strings("binary_attributes");
 
   auto type = [&](const std::string& prefix, std::vector<std::string> classes) {
     TypeConfig t;
@@ -275,6 +332,7 @@ SinkConfig SinkConfig::from(const Settings& s) {
 LdapSink::LdapSink(SinkConfig config, Logger* log)
     : config_(std::move(config)), log_(log ? log : &null_logger) {
   conn_ = std::make_unique<Connection>(config_.connection, log_);
+  for (const auto& a : config_.binary_attributes) binary_.insert(lower(a));
 }
 
 LdapSink::~LdapSink() = default;
@@ -339,7 +397,11 @@ std::vector<std::string> LdapSink::ldap_values(ObjectType type, const std::strin
       const std::string& s = value.as_string();
       if (s.empty()) break;  // LDAP has no empty values for directory strings: "" means absent
       const auto key = std::make_pair(type, lower(attribute));
-      if (references_.count(key)) {
+      if (binary_.count(lower(attribute))) {
+        auto bytes = base64_decode(s);
+        if (!bytes) throw OpFailed("attribute '" + attribute + "' is listed in binary_attributes but its value is not base64");
+        out.push_back(std::move(*bytes));
+      } else if (references_.count(key)) {
         out.push_back(dn_of(type, s));
       } else if (datetimes_.count(key)) {
         out.push_back(to_generalized_time(s));
@@ -423,6 +485,17 @@ int LdapSink::search(const std::string& base, int scope, const std::string& filt
   return rc;
 }
 
+std::string LdapSink::id_of(const Resolved& entry) const {
+  std::string raw = first_value(entry, config_.id_attribute);
+  return config_.id_binary && !raw.empty() ? to_hex(raw) : raw;
+}
+
+std::string LdapSink::id_filter(const std::string& id) const {
+  std::optional<std::string> value;
+  if (config_.id_binary) value = hex_to_filter(id);
+  return "(" + config_.id_attribute + "=" + (value ? *value : escape_filter_value(id)) + ")";
+}
+
 std::string LdapSink::first_value(const Resolved& entry, const std::string& attribute) {
   auto it = entry.attributes.find(lower(attribute));
   return it == entry.attributes.end() || it->second.empty() ? std::string() : it->second.front();
@@ -430,7 +503,7 @@ std::string LdapSink::first_value(const Resolved& entry, const std::string& attr
 
 std::optional<LdapSink::Resolved> LdapSink::lookup_id(const std::string& id,
                                                       const std::vector<std::string>& attributes) {
-  const std::string filter = "(" + config_.id_attribute + "=" + escape_filter_value(id) + ")";
+  const std::string filter = id_filter(id);
   std::vector<Resolved> found;
   int rc = search(config_.base_dn, LDAP_SCOPE_SUBTREE, filter,
                   attributes.empty() ? std::vector<std::string>{"1.1"} : attributes, 2, found);
@@ -453,7 +526,7 @@ std::optional<std::string> LdapSink::read_id(const std::string& dn) {
   std::vector<Resolved> found;
   int rc = search(dn, LDAP_SCOPE_BASE, "(objectClass=*)", {config_.id_attribute}, 1, found);
   if (rc != LDAP_SUCCESS || found.empty()) return std::nullopt;
-  std::string id = first_value(found.front(), config_.id_attribute);
+  std::string id = id_of(found.front());
   if (id.empty()) return std::nullopt;
   return id;
 }
@@ -472,7 +545,7 @@ void LdapSink::resolve_many(const std::vector<std::string>& ids) {
   for (std::size_t start = 0; start < todo.size(); start += chunk) {
     std::string filter = "(|";
     for (std::size_t i = start; i < std::min(todo.size(), start + chunk); ++i)
-      filter += "(" + config_.id_attribute + "=" + escape_filter_value(todo[i]) + ")";
+      filter += id_filter(todo[i]);
     filter += ")";
     std::vector<Resolved> found;
     int rc = search(config_.base_dn, LDAP_SCOPE_SUBTREE, filter, {config_.id_attribute, config_.member_uid_attribute},
@@ -480,7 +553,7 @@ void LdapSink::resolve_many(const std::vector<std::string>& ids) {
     if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT)
       throw OpFailed("resolving member ids under '" + config_.base_dn + "': " + conn_->describe(rc));
     for (const auto& entry : found) {
-      std::string id = first_value(entry, config_.id_attribute);
+      std::string id = id_of(entry);
       if (id.empty()) continue;
       dn_cache_[id] = entry.dn;
       std::string uid = first_value(entry, config_.member_uid_attribute);
@@ -572,7 +645,7 @@ std::vector<std::string> LdapSink::find(ObjectType type, const std::string& attr
   const std::string match_class = "(objectClass=" + escape_filter_value(tc.match_class) + ")";
   std::vector<std::string> ids;
   auto collect = [&](const Resolved& entry) {
-    std::string id = first_value(entry, config_.id_attribute);
+    std::string id = id_of(entry);
     if (id.empty()) return;
     dn_cache_[id] = entry.dn;
     ids.push_back(std::move(id));
@@ -584,7 +657,7 @@ std::vector<std::string> LdapSink::find(ObjectType type, const std::string& attr
   if (!index.loaded && config_.find_preload_after > 0 && ++index.lookups > config_.find_preload_after) {
     paged_search(tc.search_base, "(&" + match_class + "(" + attribute + "=*))", {config_.id_attribute, attribute},
                  [&](const Resolved& entry) {
-                   std::string id = first_value(entry, config_.id_attribute);
+                   std::string id = id_of(entry);
                    if (id.empty()) return;
                    dn_cache_[id] = entry.dn;
                    if (auto it = entry.attributes.find(lower(attribute)); it != entry.attributes.end())
@@ -746,6 +819,7 @@ void LdapSink::reap_one(std::span<const Operation> ops, std::span<OpResult> resu
   if (diag) ldap_memfree(diag);
   std::optional<std::string> id;
   if (err == LDAP_SUCCESS && ctrls) id = parse_postread(ctrls, config_.id_attribute);
+  if (id && config_.id_binary) id = to_hex(*id);
   ldap_controls_free(ctrls);
   const Operation& op = ops[p.index];
   try {

@@ -45,6 +45,8 @@ struct SinkConfig {
   ConnectionOptions connection;
   std::string base_dn;
   std::string id_attribute = "entryUUID";
+  bool id_binary = false;  ///< ids are the hex of id_attribute's bytes (AD objectGUID)
+  std::vector<std::string> binary_attributes;
   TypeConfig users;
   TypeConfig groups;
   std::string member_attribute = "member";  ///< member | uniqueMember | memberUid
@@ -119,6 +121,8 @@ class LdapSink : public Sink {
   int search(const std::string& base, int scope, const std::string& filter, const std::vector<std::string>& attributes,
              int limit, std::vector<Resolved>& out, const berval* cookie = nullptr, berval** next_cookie = nullptr);
   static std::string first_value(const Resolved& entry, const std::string& attribute);
+  std::string id_of(const Resolved& entry) const;
+  std::string id_filter(const std::string& id) const;
   void paged_search(const std::string& base, const std::string& filter, const std::vector<std::string>& attributes,
                     const std::function<void(const Resolved&)>& each);
 
@@ -144,6 +148,7 @@ class LdapSink : public Sink {
   std::unordered_map<std::string, std::string> uid_cache_;  // target id -> member_uid_attribute value
   std::set<std::pair<ObjectType, std::string>> references_;  // lowercased attribute names
   std::set<std::pair<ObjectType, std::string>> datetimes_;
+  std::set<std::string> binary_;  // lowercased binary_attributes
   bool postread_ = false;
   bool permissive_ = false;
   bool resubmitting_ = false;

@@ -55,6 +55,8 @@ class Slapd {
   /// Terminates the server and waits for it; connections drop.
   void stop();
   bool running() const { return pid_ > 0; }
+  /// The server process (for measuring its CPU time), -1 when stopped.
+  pid_t pid() const { return pid_; }
 
   std::string url() const;        ///< ldap://127.0.0.1:<port>
   std::string ldaps_url() const;  ///< ldaps://127.0.0.1:<tls port>; needs options.tls
