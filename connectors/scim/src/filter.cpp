@@ -1,8 +1,6 @@
 #include "filter.hpp"
 
-#include <Poco/DateTime.h>
-#include <Poco/DateTimeParser.h>
-
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <vector>
@@ -266,24 +264,72 @@ class Parser {
     std::int64_t i = 0;
     auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), i);
     if (ec == std::errc() && end == w.data() + w.size()) return i;
-    double d = 0;
-    auto [dend, dec] = std::from_chars(w.data(), w.data() + w.size(), d);
-    if (dec == std::errc() && dend == w.data() + w.size()) return d;
+    // strtod, not from_chars: libc++ 14 (the fuzz build) has no floating-point from_chars.
+    std::string copy(w);
+    char* dend = nullptr;
+    double d = std::strtod(copy.c_str(), &dend);
+    if (dend == copy.c_str() + copy.size() && (std::isdigit(static_cast<unsigned char>(copy.back())) != 0)) return d;
     error(start, "invalid comparison value '" + std::string(w) + "' (expected a quoted string, a number, "
                  "true, false or null)", false);
   }
 };
 
-bool looks_like_datetime(const std::string& s) {
-  return s.size() >= 19 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't') && s[13] == ':';
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
-std::optional<Poco::Timestamp> parse_datetime(const std::string& s) {
-  Poco::DateTime dt;
-  int tzd = 0;
-  if (!looks_like_datetime(s) || !Poco::DateTimeParser::tryParse(s, dt, tzd)) return std::nullopt;
-  dt.makeUTC(tzd);
-  return dt.timestamp();
+// xsd:dateTime as SCIM uses it (2011-05-13T04:42:34.5Z, offsets allowed) to
+// microseconds since the epoch. Kept free of Poco so the fuzz build (libc++)
+// can compile this file.
+std::optional<std::int64_t> parse_datetime(const std::string& s) {
+  auto digits = [&](std::size_t at, std::size_t n, int& out) {
+    if (at + n > s.size()) return false;
+    out = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      out = out * 10 + (s[i] - '0');
+    }
+    return true;
+  };
+  int y, mo, d, h, mi, sec;
+  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+      s[16] != ':' || !digits(0, 4, y) || !digits(5, 2, mo) || !digits(8, 2, d) || !digits(11, 2, h) ||
+      !digits(14, 2, mi) || !digits(17, 2, sec) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+      sec > 60) {
+    return std::nullopt;
+  }
+  std::size_t i = 19;
+  std::int64_t micros = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    std::int64_t scale = 100000;
+    std::size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      micros += (s[i] - '0') * scale;
+      scale /= 10;
+      ++i;
+    }
+    if (i == start) return std::nullopt;
+  }
+  std::int64_t offset_minutes = 0;
+  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+    ++i;
+  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    int oh, om;
+    if (i + 6 != s.size() || s[i + 3] != ':' || !digits(i + 1, 2, oh) || !digits(i + 4, 2, om)) return std::nullopt;
+    offset_minutes = (s[i] == '+' ? 1 : -1) * (oh * 60 + om);
+    i += 6;
+  }
+  if (i != s.size()) return std::nullopt;
+  std::int64_t seconds = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
+                         h * 3600 + mi * 60 + sec - offset_minutes * 60;
+  return seconds * 1000000 + micros;
 }
 
 template <typename T>
