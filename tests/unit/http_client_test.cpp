@@ -2,6 +2,8 @@
 // Retry-After, budgets, truncated bodies, token caching and 401 refresh.
 #include <catch2/catch.hpp>
 
+#include "support/test_support.hpp"
+
 #include <dirsync/http.hpp>
 #include <dirsync/http_config.hpp>
 #include <dirsync/oauth.hpp>
@@ -14,6 +16,7 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 
@@ -465,4 +468,46 @@ TEST_CASE("the shared HTTP config keys become client options") {
   CapturingLog quiet;
   CHECK_FALSE(client_options(Settings(), &quiet, "entra").insecure_skip_tls_verify);
   CHECK(quiet.lines.empty());
+}
+
+TEST_CASE("TLS: a self-signed server is refused by default, accepted when trusted or insecure") {
+  dirsync::test::TempDir dir;
+  std::string key = (dir / "key.pem").string(), cert = (dir / "cert.pem").string();
+  auto made = dirsync::test::run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                                  "-out", cert, "-subj", "/CN=127.0.0.1", "-days", "1"});
+  REQUIRE(made.exit_code == 0);
+  Poco::Net::initializeSSL();
+  Poco::Net::Context::Ptr server_tls =
+      new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, key, cert, "", Poco::Net::Context::VERIFY_NONE);
+  Poco::Net::SecureServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0), 64, server_tls);
+  struct Ok : Poco::Net::HTTPRequestHandler {
+    void handleRequest(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) override {
+      reply(resp, 200, "{}");
+    }
+  };
+  struct Factory : Poco::Net::HTTPRequestHandlerFactory {
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+      return new Ok;
+    }
+  };
+  Poco::Net::HTTPServer server(new Factory, socket, new Poco::Net::HTTPServerParams);
+  server.start();
+  std::string url = "https://127.0.0.1:" + std::to_string(socket.address().port()) + "/";
+
+  ClientOptions strict;
+  strict.retry.max_attempts = 1;
+  try {
+    Client(strict).send({"GET", url, {}, {}});
+    FAIL("a self-signed certificate must be refused");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::connection);
+    CHECK_THAT(e.what(), Catch::Contains("tls"));
+  }
+  ClientOptions trusted = strict;
+  trusted.ca_file = cert;
+  CHECK(Client(trusted).send({"GET", url, {}, {}}).status == 200);
+  ClientOptions insecure = strict;
+  insecure.insecure_skip_tls_verify = true;
+  CHECK(Client(insecure).send({"GET", url, {}, {}}).status == 200);
+  server.stopAll(true);
 }
