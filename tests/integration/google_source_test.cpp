@@ -54,6 +54,8 @@ struct Domain {
     return args;
   }
 
+  std::string extra_mappings;  ///< YAML lines added to users.mappings
+
   /// `source_extra` and `users_extra` are YAML lines appended to those blocks.
   void pipeline(const std::string& source_extra = "", const std::string& users_extra = "",
                 const std::string& key_file = "sa.json", const std::string& subject = "admin@example.com") {
@@ -70,9 +72,8 @@ struct Domain {
         "    - { target: department, source: organizations.department }\n"
         "    - { target: ou, source: orgUnitPath }\n"
         "    - { target: manager, source: manager }\n"
-        "    - { target: active, source: active, type: boolean }\n"
-        "  on_missing: disable\n" +
-        users_extra +
+        "    - { target: active, source: active, type: boolean }\n" +
+        extra_mappings + "  on_missing: disable\n" + users_extra +
         "groups:\n  match:\n    - { target: name, source: email }\n  mappings:\n"
         "    - { target: name, source: email }\n    - { target: all_users, source: includesAllUsers }\n"
         "  members: true\n  on_missing: delete\n";
@@ -315,4 +316,71 @@ TEST_CASE("a page that keeps failing makes the run partial and removes nothing")
   INFO(ok.all());
   CHECK(ok.exit_code == 0);
   CHECK(d.scalar("select _disabled from users where email = '" + last + "'") == "1");
+}
+
+namespace {
+/// Real time, recorded sleeps: retries are counted without waiting.
+class RecordingClock : public http::Clock {
+ public:
+  std::chrono::system_clock::time_point now() override { return std::chrono::system_clock::now(); }
+  void sleep_for(std::chrono::milliseconds d) override { sleeps.push_back(d); }
+  std::vector<std::chrono::milliseconds> sleeps;
+};
+}  // namespace
+
+TEST_CASE("the SDK retries a 403 only when retry_if says its reason is a quota") {
+  Domain d({"--google-users", "3", "--google-groups", "0"});
+  RecordingClock clock;
+  http::ClientOptions options;
+  options.clock = &clock;
+  options.retry.max_attempts = 5;
+  bool with_predicate = GENERATE(true, false);
+  if (with_predicate)
+    options.retry.retry_if = [](const http::Response& r) {
+      return r.status == 403 && r.body.find("userRateLimitExceeded") != std::string::npos;
+    };
+  http::Client client(options);
+  http::TokenProvider tokens(
+      http::jwt_bearer_grant(d.sim.url() + "/token", "dirsync@dirsync-test.iam.gserviceaccount.com",
+                             kPrefix + "user.readonly", "admin@example.com", d.pem, &clock),
+      client);
+  http::AuthorizedClient api(client, tokens);
+  tokens.token();  // the token request itself is not what the faults hit
+  d.sim.admin("POST", "/_admin/google/faults", R"({"quota_next":3})");
+  http::Response r =
+      api.send({"GET", d.sim.url() + "/admin/directory/v1/users?customer=my_customer", {}, {}});
+  if (with_predicate) {
+    CHECK(r.status == 200);
+    CHECK(clock.sleeps.size() == 3);
+    CHECK(d.stat("quota") == 3);
+  } else {
+    CHECK(r.status == 403);
+    CHECK(clock.sleeps.empty());
+    CHECK(d.stat("quota") == 1);
+  }
+  // A permission 403 is never retried, predicate or not.
+  d.sim.admin("POST", "/_admin/google/faults", R"({"admins":[]})");
+  std::size_t before = clock.sleeps.size();
+  CHECK(api.send({"GET", d.sim.url() + "/admin/directory/v1/users?customer=my_customer", {}, {}}).status ==
+        403);
+  CHECK(clock.sleeps.size() == before);
+}
+
+TEST_CASE("reading a custom schema field switches users.list to projection custom with that schema") {
+  Domain d({"--google-users", "20", "--google-groups", "0"});
+  d.extra_mappings = "    - { target: cost_center, source: customSchemas.HR.costCenter }\n";
+  SECTION("projection chosen from the mappings") {
+    d.pipeline();
+    CommandResult r = d.run();
+    INFO(r.all());
+    REQUIRE(r.exit_code == 0);
+    CHECK(d.scalar("select count(*) from users where cost_center like 'CC%'") == "20");
+  }
+  SECTION("projection basic leaves custom schemas out") {
+    d.pipeline("  projection: basic\n");
+    CommandResult r = d.run();
+    INFO(r.all());
+    REQUIRE(r.exit_code == 0);
+    CHECK(d.scalar("select count(*) from users where cost_center is not null") == "0");
+  }
 }
