@@ -1,5 +1,7 @@
 #include "ldap_sink.hpp"
 
+#include <dirsync/jwt.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
@@ -106,30 +108,12 @@ std::optional<std::string> hex_to_filter(std::string_view hex) {
   return out;
 }
 
+// Base64 (either alphabet) as sources export binary values; line breaks allowed.
 std::optional<std::string> base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=' || c == '\n' || c == '\r' || c == ' ') continue;
-    int v = value(c);
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xff);
-    }
-  }
-  return out;
+  std::string compact;
+  for (char c : in)
+    if (c != '\n' && c != '\r' && c != ' ') compact += c;
+  return http::base64url_decode(compact);
 }
 
 /// A NULL-terminated attribute list that owns its strings.
