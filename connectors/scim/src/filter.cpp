@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <vector>
 
@@ -274,16 +275,6 @@ class Parser {
   }
 };
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
 // xsd:dateTime as SCIM uses it (2011-05-13T04:42:34.5Z, offsets allowed) to
 // microseconds since the epoch. Kept free of Poco so the fuzz build (libc++)
 // can compile this file.
@@ -327,7 +318,11 @@ std::optional<std::int64_t> parse_datetime(const std::string& s) {
     i += 6;
   }
   if (i != s.size()) return std::nullopt;
-  std::int64_t seconds = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
+  using namespace std::chrono;
+  std::int64_t days = sys_days(year(y) / month(static_cast<unsigned>(mo)) / day(static_cast<unsigned>(d)))
+                          .time_since_epoch()
+                          .count();
+  std::int64_t seconds = days * 86400 +
                          h * 3600 + mi * 60 + sec - offset_minutes * 60;
   return seconds * 1000000 + micros;
 }
