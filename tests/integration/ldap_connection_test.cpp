@@ -4,6 +4,8 @@
 
 #include "integration/ldap_fixture.hpp"
 
+#include <thread>
+
 using namespace dirsync;
 using namespace dirsync::test;
 
@@ -186,5 +188,50 @@ TEST_CASE("ldap connection: TLS verifies the server certificate by default", "[l
     auto sink = plugin.make(slapd.ldaps_url(), Object{{"tls_verify", false}});
     sink->prepare(default_schema());
     CHECK(apply_one(*sink, create_user("tls3")).ok);
+  }
+}
+
+TEST_CASE("ldap connection: the server dying during pipelined creates loses nothing and duplicates nothing", "[ldap]") {
+  Running env;
+  auto& [slapd, plugin, log, sink] = env;
+  std::vector<Operation> batch;
+  for (int i = 0; i < 3000; ++i) batch.push_back(create_user("crash" + std::to_string(i)));
+
+  // Stop the server once the sink has written some entries; wherever the
+  // stop lands, the assertions below must hold.
+  std::thread killer([&] {
+    for (int attempt = 0; attempt < 100000; ++attempt) {
+      std::size_t n = 0;
+      try {
+        n = slapd.search(kPeople, "(uid=crash*)", {"1.1"}).size();
+      } catch (const std::exception&) {
+      }
+      if (n >= 300) break;
+    }
+    slapd.stop();
+  });
+  std::vector<OpResult> results(batch.size());
+  bool threw = false;
+  try {
+    sink->apply(batch, results);
+  } catch (const Error& e) {
+    threw = true;
+    CHECK(e.kind() == ErrorKind::connection);
+  }
+  killer.join();
+  INFO("apply threw: " << threw);
+
+  // The next run: a new sink, the same creates (their ids were never stored).
+  slapd.start();
+  auto rerun = plugin.make(slapd.url());
+  rerun->prepare(default_schema());
+  auto again = apply_ops(*rerun, batch);
+  std::map<std::string, std::string> by_dn;
+  for (const auto& e : slapd.search(kPeople, "(uid=crash*)", {"entryUUID"})) by_dn[e.dn] = e.value("entryUUID");
+  CHECK(by_dn.size() == 3000);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    INFO(i << ": " << again[i].error);
+    REQUIRE(again[i].ok);
+    REQUIRE(by_dn["uid=crash" + std::to_string(i) + "," + kPeople] == again[i].target_id);
   }
 }

@@ -51,6 +51,8 @@ class Slapd {
   Slapd& operator=(const Slapd&) = delete;
 
   /// Starts the server again after stop() on the same ports and database.
+  /// Call it from a thread that outlives the server: the server is told to
+  /// exit when the thread that started it ends (so killed tests leak none).
   void start();
   /// Terminates the server and waits for it; connections drop.
   void stop();
