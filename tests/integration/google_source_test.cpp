@@ -203,6 +203,16 @@ TEST_CASE("org unit scoping: org_unit_path includes sub-units, a pipeline scope 
     CHECK(d.scalar("select count(*) from users where ou = '/Sales'") != "0");
     CHECK(d.scalar("select count(*) from users where ou = '/Sales/EMEA'") != "0");
   }
+  SECTION("pipeline scope with the org_unit operator includes sub-units") {
+    d.pipeline("", "  scope:\n    - - { attribute: orgUnitPath, operator: org_unit, value: /Engineering }\n");
+    CommandResult r = d.run();
+    INFO(r.all());
+    REQUIRE(r.exit_code == 0);
+    CHECK(d.scalar("select count(*) from users where ou not in ('/Engineering', '/Engineering/Platform')") ==
+          "0");
+    CHECK(d.scalar("select count(*) from users where ou = '/Engineering'") != "0");
+    CHECK(d.scalar("select count(*) from users where ou = '/Engineering/Platform'") != "0");
+  }
   SECTION("pipeline scope on orgUnitPath and a query passthrough") {
     d.pipeline("  query: isSuspended=false isArchived=false\n",
                "  scope:\n    - - { attribute: orgUnitPath, operator: EQUALS, value: /Engineering }\n");
