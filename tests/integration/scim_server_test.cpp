@@ -7,7 +7,9 @@
 
 #include <dirsync/plugin.hpp>
 
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/URI.h>
@@ -656,4 +658,33 @@ TEST_CASE("scim pull mode reads another provider, fully and incrementally") {
     CHECK(e.kind() == ErrorKind::auth);
     CHECK(std::string(e.what()).find("wrong-token") == std::string::npos);
   }
+}
+
+TEST_CASE("scim endpoint: serves https with a configured certificate") {
+  if (!fs::exists("/usr/bin/openssl")) {
+    WARN("openssl not installed: no certificate to test with");
+    return;
+  }
+  test::TempDir dir;
+  test::CommandResult gen = test::run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                                       (dir / "key.pem").string(), "-out", (dir / "cert.pem").string(), "-days", "1",
+                                       "-subj", "/CN=localhost"});
+  REQUIRE(gen.exit_code == 0);
+  Endpoint ep(dir.path(), Object{{"tls_cert", "cert.pem"}, {"tls_key", "key.pem"}});
+  CHECK(ep.log.all().find("listening on https://") != std::string::npos);
+
+  Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", "",
+                                                           Poco::Net::Context::VERIFY_NONE);
+  Poco::Net::HTTPSClientSession s("127.0.0.1", ep.client.port, context);
+  Poco::Net::HTTPRequest req("GET", "/scim/v2/ServiceProviderConfig", Poco::Net::HTTPMessage::HTTP_1_1);
+  req.set("Authorization", "Bearer " + kToken);
+  s.sendRequest(req);
+  Poco::Net::HTTPResponse resp;
+  std::istream& in = s.receiveResponse(resp);
+  std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(resp.getStatus() == 200);
+  CHECK(body.find("ServiceProviderConfig") != std::string::npos);
+
+  // Plain http to the TLS port gets no SCIM answer.
+  CHECK_THROWS(ep.client.get("/ServiceProviderConfig"));
 }
