@@ -8,6 +8,8 @@
 #include "integration/ldap_fixture.hpp"
 
 #include <map>
+#include <set>
+#include <thread>
 
 namespace fs = std::filesystem;
 using namespace dirsync::test;
@@ -143,4 +145,42 @@ TEST_CASE("ldap pipeline: dirsync run syncs the demo export into slapd and conve
     CHECK(again.exit_code == 0);
     CHECK(p.csns() == before);
   }
+}
+
+TEST_CASE("ldap pipeline: the server stopping mid-run fails the run; the rerun converges without duplicates",
+          "[ldap]") {
+  Pipeline p;
+  std::thread killer([&] {
+    for (int attempt = 0; attempt < 100000; ++attempt) {
+      std::size_t n = 0;
+      try {
+        n = p.slapd.search(kPeople, "(objectClass=inetOrgPerson)", {"1.1"}).size();
+      } catch (const std::exception&) {
+      }
+      if (n >= 100) break;
+    }
+    p.slapd.stop();
+  });
+  auto first = p.run();
+  killer.join();
+  INFO(first.all());
+  CHECK(first.exit_code != 0);
+  CHECK(first.all().find(kSyncPassword) == std::string::npos);
+
+  p.slapd.start();
+  auto second = p.run();
+  INFO(second.all());
+  REQUIRE(second.exit_code == 0);
+  auto people = p.slapd.search(kPeople, "(objectClass=inetOrgPerson)", {"uid"});
+  CHECK(people.size() == 1000);
+  std::set<std::string> uids;
+  for (const auto& e : people) uids.insert(e.value("uid"));
+  CHECK(uids.size() == 1000);
+  CHECK(p.slapd.search(kGroups, "(objectClass=groupOfNames)", {"1.1"}).size() == 50);
+
+  auto before = p.csns();
+  auto third = p.run();
+  INFO(third.all());
+  CHECK(third.exit_code == 0);
+  CHECK(p.csns() == before);
 }
