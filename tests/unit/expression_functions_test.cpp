@@ -430,3 +430,22 @@ TEST_CASE("dotted attribute paths read nested objects") {
   auto e = Expression::parse(R"(Join(" ", [name.givenName], [emails.address], [name.givenName]))");
   CHECK(e.attributes() == std::vector<std::string>{"name.givenName", "emails.address"});
 }
+
+TEST_CASE("patterns and intervals that come from attributes are checked when evaluated") {
+  Object o{{"pattern", "(?<user>[^@]+)@"}, {"bad", "(["}, {"unit", "days"}, {"mail", "ann@x.com"}};
+  CHECK(evs(R"(Replace([mail], , [pattern], , "${user} at ", , ))", o) == "ann at x.com");
+  CHECK_THROWS_WITH(ev(R"(Replace([mail], , [bad], , "", , ))", o), 
+                    "Replace: invalid regular expression '([': unterminated character class");
+  CHECK_THROWS_WITH(ev(R"(Replace([mail], , [pattern], "nope", "", , ))", o),
+                    "Replace: the regular expression has no group named 'nope'");
+  CHECK_THROWS_WITH(ev(R"(DateAdd([unit], 1, "2021-01-01"))", o),
+                    "DateAdd: unknown interval 'days' (expected yyyy, q, m, y, d, w, ww, h, n or s)");
+  CHECK_THROWS_WITH(ev(R"(DateAdd("d", 1, [mail]))", o), "DateAdd: dateTime 'ann@x.com' is not a date");
+}
+
+TEST_CASE(".NET regex replacement references: numbered groups count unnamed groups first") {
+  // (?<Suffix>@(.)*): .NET numbers the unnamed (.) as 1 and Suffix as 2.
+  CHECK(evs(R"~(Replace("jsmith@contoso.com", , "(?<Suffix>@(.)*)", , "[$1|$2|${Suffix}|$&|$$]", , ))~") ==
+        "jsmith[m|@contoso.com|@contoso.com|@contoso.com|$]");
+  CHECK(evs(R"~(Replace("aXa", , "(?<c>a)X\\k<c>", , "ok", , ))~") == "ok");
+}

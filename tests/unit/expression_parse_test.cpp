@@ -98,7 +98,8 @@ TEST_CASE("error: bad regular expression and unknown group in Replace point at t
   CHECK(f.offset == 26);
   CHECK(f.message == "the regular expression has no group named 'y'");
   CHECK(parse_error(R"(Replace([a], , , , "z", , ))").message == "Replace needs oldValue or regexPattern");
-  CHECK(parse_error(R"(Replace([a], , "(?<=a)b", , "z", , ))").message == "look-behind assertions are not supported");
+  CHECK(parse_error(R"(Replace([a], , "(?<=a)b", , "z", , ))").message ==
+        "invalid regular expression: look-behind assertions are not supported");
 }
 
 TEST_CASE("error: DateAdd interval, nesting of SelectUniqueValue, depth") {

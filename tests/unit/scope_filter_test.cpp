@@ -238,3 +238,11 @@ TEST_CASE("fingerprint changes with meaning, not with operator spelling") {
   CHECK(a.fingerprint() != d.fingerprint());
   CHECK(ScopeFilter().fingerprint() != a.fingerprint());
 }
+
+TEST_CASE("dotted attribute paths read nested and primary values") {
+  Value v = parse_json(R"({"name":{"givenName":"Ann"},"organizations":[{"department":"A"},{"department":"B","primary":true}]})");
+  CHECK(match1(clause("name.givenName", "EQUALS", "Ann"), v.as_object()));
+  CHECK(match1(clause("organizations.department", "EQUALS", "B"), v.as_object()));
+  CHECK_FALSE(match1(clause("organizations.department", "EQUALS", "A"), v.as_object()));
+  CHECK(match1(clause("name.familyName", "IS NULL"), v.as_object()));
+}

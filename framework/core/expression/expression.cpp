@@ -586,7 +586,7 @@ void fn_replace(Ctx& c, const Node& n, Res& out) {
     try {
       rx = std::make_shared<text::Regex>(text::compile_regex(str(pattern.get(), s1)));
     } catch (const std::invalid_argument& e) {
-      fail(n, std::string(e.what()) + " in " + quote(pattern.get()));
+      fail(n, "invalid regular expression " + quote(pattern.get()) + ": " + e.what());
     }
   }
   int group = n.group;
@@ -637,7 +637,7 @@ void check_replace(Node& n) {
       try {
         n.regex = std::make_shared<text::Regex>(text::compile_regex(p.literal.to_string()));
       } catch (const std::invalid_argument& e) {
-        throw ParseError(p.offset, e.what());
+        throw ParseError(p.offset, std::string("invalid regular expression: ") + e.what());
       }
       if (group && n.args[3].kind == NodeKind::literal) {
         n.group = n.regex->group_number(n.args[3].literal.to_string());
@@ -1100,7 +1100,10 @@ std::optional<Value> Expression::evaluate(const Object& attributes, const EvalHo
   Res r;
   eval(ctx, *root_, r);
   if (ctx.ignore) return std::nullopt;
-  return std::move(r).take();
+  std::optional<Value> out;
+  if (r.borrowed()) out.emplace(r.get());
+  else out.emplace(std::move(r).take());
+  return out;
 }
 
 const std::vector<std::string>& Expression::attributes() const {

@@ -408,7 +408,12 @@ Regex compile_regex(std::string_view p, bool ignore_case) {
     auto flags = std::regex::ECMAScript | (ignore_case ? std::regex::icase : std::regex::ECMAScript);
     rx.re = std::regex(out, flags);
   } catch (const std::regex_error& e) {
-    throw std::invalid_argument(std::string("invalid regular expression: ") + e.what());
+    // libstdc++ says "Unexpected end of regex when in bracket expression.":
+    // make it read like our other messages.
+    std::string m = e.what();
+    if (!m.empty()) m[0] = static_cast<char>(lower(static_cast<unsigned char>(m[0])));
+    if (!m.empty() && m.back() == '.') m.pop_back();
+    throw std::invalid_argument(m);
   }
   int dotnet = 0;
   for (std::size_t g = 0; g < group_names.size(); ++g)

@@ -60,7 +60,8 @@ struct Regex {
   int group_number(std::string_view name) const;   ///< -1 when unknown
 };
 
-/// Throws std::invalid_argument with a lower-case message on a bad pattern.
+/// Throws std::invalid_argument on a bad pattern; the message says what is
+/// wrong ("unterminated character class"), callers add which pattern.
 Regex compile_regex(std::string_view pattern, bool ignore_case = false);
 
 /// Regex.Replace: every match replaced by `replacement`, where $1, ${name},

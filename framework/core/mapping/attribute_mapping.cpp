@@ -4,6 +4,7 @@
 #include "expression/text.hpp"
 
 #include <charconv>
+#include <optional>
 #include <stdexcept>
 
 namespace dirsync::mapping {
@@ -24,26 +25,27 @@ Object Mapper::map(const Object& source, bool creating, const expr::EvalHooks* h
     const AttributeMapping& m = mappings_[i];
     if (m.apply == Apply::on_create && !creating) continue;
     try {
-      Value result;
+      // Each step works on the one value in place: moving a Value is a
+      // variant dispatch, and mappings are the per-object hot path.
+      std::optional<Value> result;
       switch (m.kind) {
         case Kind::direct:
-          if (const Value* v = sources_[i].find(source)) result = *v;
+          if (const Value* v = sources_[i].find(source)) result.emplace(*v);
+          else result.emplace();
           break;
-        case Kind::constant: result = m.constant; break;
-        case Kind::expression: {
-          auto r = m.expression->evaluate(source, hooks);
-          if (!r) continue;  // IgnoreFlowIfNullOrEmpty: the attribute is not written at all
-          result = std::move(*r);
+        case Kind::constant: result.emplace(m.constant); break;
+        case Kind::expression:
+          result = m.expression->evaluate(source, hooks);
+          if (!result) continue;  // IgnoreFlowIfNullOrEmpty: the attribute is not written at all
           break;
-        }
-        case Kind::none: break;
+        case Kind::none: result.emplace(); break;
       }
       // Entra's "default value if null": with default_if_null only when
       // creating, so an update never overwrites a value set in the target.
-      if (result.is_null() && !m.default_value.is_null() && (!m.default_if_null || creating))
-        result = m.default_value;
-      convert_in_place(result, m.type);
-      out.set(m.target, std::move(result));
+      if (result->is_null() && !m.default_value.is_null() && (!m.default_if_null || creating))
+        *result = m.default_value;
+      convert_in_place(*result, m.type);
+      out.set(m.target, std::move(*result));
     } catch (const Error& e) {
       throw Error(ErrorKind::input, "target attribute '" + m.target + "': " + e.what());
     }
