@@ -27,11 +27,13 @@ export DIRSYNC_PLUGIN_PATH="$BUILD/lib/dirsync/plugins"
 measure() {
   label=$1
   shift
-  /usr/bin/time -f '%e %M' -o "$WORK/time" "$BUILD/bin/dirsync" "$@" "$WORK/entra-to-sqlite.yaml" \
+  /usr/bin/time -f '%e %M %U %S' -o "$WORK/time" "$BUILD/bin/dirsync" "$@" "$WORK/entra-to-sqlite.yaml" \
     > "$WORK/out" 2> "$WORK/err" || { cat "$WORK/out" "$WORK/err" >&2; exit 1; }
-  read -r secs kb < "$WORK/time"
+  read -r secs kb user sys < "$WORK/time"
   processed=$(sed -n 's/^ *processed \([0-9]*\).*/\1/p' "$WORK/out")
-  echo "$label: ${secs} s wall, processed ${processed}, $(awk "BEGIN{printf \"%.0f\", $processed/$secs}") objects/s, peak RSS $((kb / 1024)) MB"
+  cpu=$(awk "BEGIN{print $user + $sys}")
+  echo "$label: ${secs} s wall, processed ${processed}, $(awk "BEGIN{printf \"%.0f\", $processed/$secs}") objects/s;" \
+    "cpu ${cpu} s, $(awk "BEGIN{printf \"%.0f\", $processed/($cpu > 0 ? $cpu : 1)}") objects/cpu-s; peak RSS $((kb / 1024)) MB"
 }
 
 echo "users: $USERS, groups: 50, $(nproc) cores, $(date -u +%Y-%m-%d)"
