@@ -7,6 +7,8 @@
 
 #include <dirsync/plugin.hpp>
 
+#include <Poco/JWT/Signer.h>
+#include <Poco/JWT/Token.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPSClientSession.h>
@@ -687,4 +689,45 @@ TEST_CASE("scim endpoint: serves https with a configured certificate") {
 
   // Plain http to the TLS port gets no SCIM answer.
   CHECK_THROWS(ep.client.get("/ServiceProviderConfig"));
+}
+
+TEST_CASE("scim endpoint: OAuth2 JWT access tokens checked against a configured key") {
+  const std::string secret = "jwt-shared-secret-0123456789abcdef0123";
+  test::TempDir dir;
+  Endpoint ep(dir.path(), Object{{"jwt_hs256_secret", secret}, {"jwt_issuer", "https://idp.example"},
+                                 {"jwt_audience", "dirsync-scim"}});
+  auto make = [&](const std::string& key, const std::string& iss, const std::string& aud, std::int64_t exp_offset_s,
+                  const std::string& alg = Poco::JWT::Signer::ALGO_HS256) {
+    Poco::JWT::Token t;
+    t.setIssuer(iss);
+    t.setSubject("entra-provisioning");
+    t.setAudience(aud);
+    t.setExpiration(Poco::Timestamp() + exp_offset_s * Poco::Timestamp::resolution());
+    Poco::JWT::Signer signer(key);
+    signer.addAlgorithm(alg);
+    return signer.sign(t, alg);
+  };
+  Client c = ep.client;
+  c.token = make(secret, "https://idp.example", "dirsync-scim", 3600);
+  CHECK(c.post("/Users", user_json("jwt@x.com")).status == 201);
+  CHECK(ep.log.all().find("who=jwt:entra-provisioning") != std::string::npos);
+  CHECK(ep.log.all().find(c.token) == std::string::npos);
+
+  Client expired = ep.client;
+  expired.token = make(secret, "https://idp.example", "dirsync-scim", -3600);
+  CHECK(expired.get("/Users").status == 401);
+  Client other_key = ep.client;
+  other_key.token = make("another-secret-of-enough-length-000000", "https://idp.example", "dirsync-scim", 3600);
+  CHECK(other_key.get("/Users").status == 401);
+  Client wrong_iss = ep.client;
+  wrong_iss.token = make(secret, "https://evil.example", "dirsync-scim", 3600);
+  CHECK(wrong_iss.get("/Users").status == 401);
+  Client wrong_aud = ep.client;
+  wrong_aud.token = make(secret, "https://idp.example", "other-api", 3600);
+  CHECK(wrong_aud.get("/Users").status == 401);
+  Client hs512 = ep.client;
+  hs512.token = make(secret, "https://idp.example", "dirsync-scim", 3600, Poco::JWT::Signer::ALGO_HS512);
+  CHECK(hs512.get("/Users").status == 401);  // only the configured algorithm
+  Client static_token = ep.client;
+  CHECK(static_token.get("/Users").status == 200);  // static tokens keep working alongside
 }

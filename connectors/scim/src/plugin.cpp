@@ -29,6 +29,12 @@ class NullLogger : public Logger {
   void log(LogLevel, std::string_view) override {}
 };
 
+std::string resolve_path(const PluginContext& ctx, const std::string& p) {
+  if (p.empty()) return p;
+  std::filesystem::path path(p);
+  return (path.is_absolute() ? path : ctx.base_dir / path).string();
+}
+
 class ScimSource : public Source {
  public:
   explicit ScimSource(const PluginContext& ctx) : settings_(ctx.settings), log_(ctx.log ? ctx.log : &null_log_) {
@@ -44,15 +50,15 @@ class ScimSource : public Source {
     config_.base_path = settings_.string("base_path", "/scim/v2");
     while (config_.base_path.size() > 1 && config_.base_path.back() == '/') config_.base_path.pop_back();
     config_.tokens = settings_.strings("tokens");
+    config_.jwt_hs256_secret = settings_.string("jwt_hs256_secret");
+    config_.jwt_public_key = resolve_path(ctx, settings_.string("jwt_public_key"));
+    config_.jwt_issuer = settings_.string("jwt_issuer");
+    config_.jwt_audience = settings_.string("jwt_audience");
     for (const std::string& t : config_.tokens) {
       if (t.size() < 16)
         throw Error(ErrorKind::config, "scim: every entry of tokens must be at least 16 characters long");
     }
-    auto resolve = [&](const std::string& p) {
-      if (p.empty()) return p;
-      std::filesystem::path path(p);
-      return (path.is_absolute() ? path : ctx.base_dir / path).string();
-    };
+    auto resolve = [&](const std::string& p) { return resolve_path(ctx, p); };
     config_.tls_cert = resolve(settings_.string("tls_cert"));
     config_.tls_key = resolve(settings_.string("tls_key"));
     if (config_.tls_cert.empty() != config_.tls_key.empty())
@@ -74,8 +80,8 @@ class ScimSource : public Source {
 
   void serve(const std::atomic<bool>& stop, const std::function<void()>& on_change) override {
     if (pull_) return Source::serve(stop, on_change);
-    if (config_.tokens.empty())
-      throw Error(ErrorKind::config, "scim: server mode needs at least one entry in tokens");
+    if (config_.tokens.empty() && config_.jwt_hs256_secret.empty() && config_.jwt_public_key.empty())
+      throw Error(ErrorKind::config, "scim: server mode needs tokens, jwt_hs256_secret or jwt_public_key");
     Store& s = store();
     std::mutex m;
     std::condition_variable cv;
@@ -173,8 +179,10 @@ class ScimSource : public Source {
   std::vector<std::string> test_connection() override {
     if (pull_) return pull_->test_connection();
     std::vector<std::string> lines;
-    if (config_.tokens.empty()) throw Error(ErrorKind::config, "scim: server mode needs at least one entry in tokens");
-    lines.push_back(std::to_string(config_.tokens.size()) + " bearer token(s) configured");
+    if (config_.tokens.empty() && config_.jwt_hs256_secret.empty() && config_.jwt_public_key.empty())
+      throw Error(ErrorKind::config, "scim: server mode needs tokens, jwt_hs256_secret or jwt_public_key");
+    lines.push_back(std::to_string(config_.tokens.size()) + " bearer token(s) configured" +
+                    (config_.jwt_hs256_secret.empty() && config_.jwt_public_key.empty() ? "" : ", jwt access tokens"));
     Store& s = store();
     lines.push_back("store " + store_path_ + ": " + std::to_string(s.count(ResourceKind::user)) + " users, " +
                     std::to_string(s.count(ResourceKind::group)) + " groups, last event " +
@@ -227,6 +235,11 @@ const PluginDescriptor* descriptor() {
         field("store", FieldType::string, "scim.db", "server: SQLite file of resources and events (pipeline-relative)"),
         field("tokens", FieldType::list, "", "server: accepted bearer tokens (>= 16 chars; several for rotation)",
               true),
+        field("jwt_hs256_secret", FieldType::string, "", "server: accept HS256 JWT access tokens signed with this",
+              true),
+        field("jwt_public_key", FieldType::string, "", "server: accept RS256 JWT access tokens (PEM public key)"),
+        field("jwt_issuer", FieldType::string, "", "server: required JWT iss"),
+        field("jwt_audience", FieldType::string, "", "server: required JWT aud"),
         field("tls_cert", FieldType::string, "", "server: PEM certificate; serves https when set"),
         field("tls_key", FieldType::string, "", "server: PEM private key of tls_cert"),
         field("max_body_bytes", FieldType::integer, "1048576", "server: larger request bodies get 413"),

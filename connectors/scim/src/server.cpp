@@ -6,6 +6,9 @@
 
 #include <dirsync/error.hpp>
 
+#include <Poco/Crypto/RSAKey.h>
+#include <Poco/JWT/Signer.h>
+#include <Poco/JWT/Token.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -121,9 +124,53 @@ struct Server::Impl {
   std::unique_ptr<Poco::Net::HTTPServer> http;
   std::uint16_t bound_port = 0;
 
+  std::unique_ptr<Poco::JWT::Signer> jwt;
+
   Impl(ServerConfig c, Store& s, Logger& l)
       : config(std::move(c)), store(s), log(l), limiter(config.rate_limit_per_minute) {
     for (const std::string& t : config.tokens) token_digests.push_back(sha256(t));
+    if (!config.jwt_hs256_secret.empty() && !config.jwt_public_key.empty())
+      throw Error(ErrorKind::config, "scim: set jwt_hs256_secret or jwt_public_key, not both");
+    if (!config.jwt_hs256_secret.empty()) {
+      if (config.jwt_hs256_secret.size() < 32)
+        throw Error(ErrorKind::config, "scim: jwt_hs256_secret must be at least 32 characters long");
+      jwt = std::make_unique<Poco::JWT::Signer>(config.jwt_hs256_secret);
+      jwt->setAlgorithms({Poco::JWT::Signer::ALGO_HS256});
+    } else if (!config.jwt_public_key.empty()) {
+      try {
+        jwt = std::make_unique<Poco::JWT::Signer>(
+            Poco::SharedPtr<Poco::Crypto::RSAKey>(new Poco::Crypto::RSAKey(config.jwt_public_key)));
+      } catch (const Poco::Exception& e) {
+        throw Error(ErrorKind::config, "scim: cannot read jwt_public_key '" + config.jwt_public_key +
+                                           "': " + e.displayText());
+      }
+      jwt->setAlgorithms({Poco::JWT::Signer::ALGO_RS256});
+    }
+  }
+
+  /// "jwt:<sub>" for a valid JWT access token, else empty.
+  std::string verify_jwt(const std::string& presented) const {
+    if (!jwt || std::count(presented.begin(), presented.end(), '.') != 2) return {};
+    Poco::JWT::Token token;
+    try {
+      if (!jwt->tryVerify(presented, token)) return {};
+      const std::int64_t kSkew = 60 * Poco::Timestamp::resolution();
+      Poco::Timestamp now;
+      Poco::Timestamp exp = token.getExpiration();
+      if (exp.epochMicroseconds() == 0 || exp.epochMicroseconds() + kSkew < now.epochMicroseconds()) return {};
+      if (token.getNotBefore().epochMicroseconds() > now.epochMicroseconds() + kSkew) return {};
+      if (!config.jwt_issuer.empty() && token.getIssuer() != config.jwt_issuer) return {};
+      if (!config.jwt_audience.empty()) {
+        auto aud = token.getAudience();
+        if (std::find(aud.begin(), aud.end(), config.jwt_audience) == aud.end()) return {};
+      }
+      std::string sub = token.getSubject();
+      // The subject names the caller in audit lines: keep it short and printable.
+      sub.erase(std::remove_if(sub.begin(), sub.end(), [](char c) { return c <= ' ' || c == 127; }), sub.end());
+      return "jwt:" + (sub.empty() ? std::string("?") : sub.substr(0, 64));
+    } catch (const Poco::Exception&) {
+      return {};
+    }
   }
 
   /// 1-based index of the matching token, 0 when none matches. Every
@@ -328,14 +375,18 @@ void Server::Impl::handle(HTTPServerRequest& http, HTTPServerResponse& resp) {
     }
     std::string auth = http.get("Authorization", "");
     int token = 0;
-    if (auth.size() > 7 && iequals(std::string_view(auth).substr(0, 7), "Bearer ")) token = authenticate(auth.substr(7));
-    if (token == 0) {
+    std::string jwt_who;
+    if (auth.size() > 7 && iequals(std::string_view(auth).substr(0, 7), "Bearer ")) {
+      token = authenticate(auth.substr(7));
+      if (token == 0) jwt_who = verify_jwt(auth.substr(7));
+    }
+    if (token == 0 && jwt_who.empty()) {
       resp.set("WWW-Authenticate", auth.empty() ? "Bearer realm=\"scim\""
                                                 : "Bearer realm=\"scim\", error=\"invalid_token\"");
       throw ScimError(401, "", auth.empty() ? "authorization required: send a bearer token"
                                             : "the bearer token is not accepted");
     }
-    r.who = "token#" + std::to_string(token);
+    r.who = token ? "token#" + std::to_string(token) : jwt_who;
 
     std::string_view rest = path;
     if (!config.base_path.empty() && config.base_path != "/") {

@@ -22,6 +22,13 @@ struct ServerConfig {
   std::uint16_t port = 8443;
   std::string base_path = "/scim/v2";
   std::vector<std::string> tokens;  ///< secret
+  /// OAuth2 JWT access tokens (RFC 9068) accepted besides `tokens`: HS256
+  /// with a shared secret, or RS256 with a public key file; never both, so a
+  /// token cannot pick the algorithm (alg confusion). `exp` is required.
+  std::string jwt_hs256_secret;     ///< secret
+  std::string jwt_public_key;       ///< PEM file
+  std::string jwt_issuer;           ///< required `iss` when set
+  std::string jwt_audience;         ///< required in `aud` when set
   std::string tls_cert;             ///< PEM file; TLS when set
   std::string tls_key;              ///< PEM file
   std::int64_t max_body_bytes = 1 << 20;
