@@ -1,7 +1,6 @@
 // dirsync-sim's Google module answers like the Directory API: the token
 // endpoint's assertion checks, paging and bounds, the query subset,
 // projections and Google's error body. The connector tests rely on these.
-#include <Poco/Crypto/RSAKey.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -10,6 +9,7 @@
 #include <dirsync/value.hpp>
 #include <sstream>
 
+#include "google_fixture.hpp"
 #include "support/sim_process.hpp"
 #include "support/test_support.hpp"
 
@@ -19,16 +19,11 @@ using dirsync::test::TempDir;
 
 namespace {
 
-const std::string kEmail = "dirsync@dirsync-test.iam.gserviceaccount.com";
+const std::string kEmail = test::kGoogleTestEmail;
 const std::string kUserScope = "https://www.googleapis.com/auth/admin.directory.user.readonly";
 const std::string kGroupScope = "https://www.googleapis.com/auth/admin.directory.group.readonly";
 
-std::string new_key_pem() {
-  Poco::Crypto::RSAKey key(Poco::Crypto::RSAKey::KL_2048, Poco::Crypto::RSAKey::EXP_LARGE);
-  std::ostringstream pub, priv;
-  key.save(&pub, &priv);
-  return priv.str();
-}
+std::string new_key_pem() { return test::new_google_test_key(); }
 
 struct Sim {
   TempDir dir;
@@ -44,9 +39,7 @@ struct Sim {
     return o;
   }
   static std::vector<std::string> start(TempDir& dir, const std::string& pem, std::vector<std::string> args) {
-    std::string key = R"({"type":"service_account","client_email":")" + kEmail + R"(","private_key":)";
-    append_json_string(key, pem);
-    test::write_file(dir / "sa.json", key + "}");
+    test::write_file(dir / "sa.json", test::google_key_json(pem));
     args.insert(args.end(), {"--google-service-account", (dir / "sa.json").string(), "--graph-users", "0",
                              "--graph-groups", "0"});
     return args;

@@ -1,7 +1,6 @@
 // The `google` source through `dirsync run` / `dirsync test-connection`
 // against dirsync-sim's Google module, with a throwaway RSA key generated per
 // test (never a real one).
-#include <Poco/Crypto/RSAKey.h>
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
@@ -10,6 +9,7 @@
 #include <dirsync/value.hpp>
 #include <sstream>
 
+#include "google_fixture.hpp"
 #include "support/sim_process.hpp"
 #include "support/test_support.hpp"
 
@@ -22,22 +22,9 @@ namespace {
 
 const std::string kPrefix = "https://www.googleapis.com/auth/admin.directory.";
 
-std::string new_key_pem() {
-  Poco::Crypto::RSAKey key(Poco::Crypto::RSAKey::KL_2048, Poco::Crypto::RSAKey::EXP_LARGE);
-  std::ostringstream pub, priv;
-  key.save(&pub, &priv);
-  return priv.str();
-}
+std::string new_key_pem() { return test::new_google_test_key(); }
 
-std::string key_json(const std::string& pem) {
-  std::string out =
-      R"({"type":"service_account","project_id":"dirsync-test","private_key_id":"0","private_key":)";
-  append_json_string(out, pem);
-  out +=
-      R"(,"client_email":"dirsync@dirsync-test.iam.gserviceaccount.com","client_id":"100000000000000000042",)"
-      R"("token_uri":"https://oauth2.googleapis.com/token"})";
-  return out;
-}
+std::string key_json(const std::string& pem) { return test::google_key_json(pem); }
 
 /// A domain in the simulator, a key it trusts, and a pipeline writing SQLite.
 struct Domain {
