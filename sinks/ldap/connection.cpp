@@ -4,7 +4,9 @@
 
 namespace dirsync::ldap {
 
-bool is_connection_loss(int rc) { return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR; }
+// A client-side timeout counts too: a server that stopped answering is as
+// unusable as one that closed the connection.
+bool is_connection_loss(int rc) { return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT; }
 
 Connection::Connection(ConnectionOptions options, Logger* log) : options_(std::move(options)), log_(log) {}
 

@@ -27,7 +27,7 @@ struct ConnectionOptions {
   std::int64_t timeout_ms = 30000;
 };
 
-/// True for the result codes that mean the connection itself is gone.
+/// True for the result codes that mean the connection itself is gone (or hung).
 bool is_connection_loss(int rc);
 
 class Connection {

@@ -1029,6 +1029,8 @@ void LdapSink::apply(std::span<const Operation> ops, std::span<OpResult> results
     results[i] = OpResult{};
     try {
       if (op.kind == OpKind::create) {
+        // A new group's members must exist before it references them.
+        if (op.type == ObjectType::group) drain(ops, results, inflight);
         while (inflight.size() >= static_cast<std::size_t>(config_.pipeline_depth)) reap_one(ops, results, inflight);
         submit_create(ops, i, inflight);
         continue;

@@ -235,3 +235,35 @@ TEST_CASE("ldap connection: the server dying during pipelined creates loses noth
     REQUIRE(by_dn["uid=crash" + std::to_string(i) + "," + kPeople] == again[i].target_id);
   }
 }
+
+TEST_CASE("ldap connection: a server that stops answering is a connection error, not a hang", "[ldap]") {
+  Slapd slapd(sink_slapd_options());
+  add_service_account(slapd);
+  LdapPlugin plugin;
+  auto sink = plugin.make(slapd.url(), Object{{"timeout", std::int64_t{500}}});
+  sink->prepare(default_schema());
+  auto first = apply_one(*sink, create_user("frozen"));
+  REQUIRE(first.ok);
+
+  slapd.pause();
+  for (const auto& op : {create_user("during"), op_on(OpKind::update, ObjectType::user, first.target_id,
+                                                      Object{{"sn", "Later"}})}) {
+    std::vector<OpResult> results(1);
+    try {
+      sink->apply(std::vector<Operation>{op}, results);
+      FAIL("apply did not throw");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::connection);
+    }
+  }
+  SECTION("and prepare against a frozen server fails the same way") {
+    auto other = plugin.make(slapd.url(), Object{{"timeout", std::int64_t{500}}});
+    std::string message;
+    CHECK(prepare_error(*other, message) == ErrorKind::connection);
+  }
+  slapd.resume();
+  auto later = apply_one(*sink, op_on(OpKind::update, ObjectType::user, first.target_id, Object{{"sn", "Later"}}));
+  INFO(later.error);
+  CHECK(later.ok);
+  CHECK(slapd.read("uid=frozen," + kPeople).value("sn") == "Later");
+}

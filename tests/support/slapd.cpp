@@ -228,9 +228,18 @@ bool Slapd::wait_ready() {
   throw std::runtime_error("slapd did not answer on " + url());
 }
 
+void Slapd::pause() {
+  if (running()) kill(pid_, SIGSTOP);
+}
+
+void Slapd::resume() {
+  if (running()) kill(pid_, SIGCONT);
+}
+
 void Slapd::stop() {
   if (!running()) return;
   kill(pid_, SIGTERM);
+  kill(pid_, SIGCONT);  // a paused server only acts on SIGTERM once it runs
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;

@@ -57,6 +57,10 @@ class Slapd {
   /// Terminates the server and waits for it; connections drop.
   void stop();
   bool running() const { return pid_ > 0; }
+  /// Freezes the server (SIGSTOP): connections stay open but nothing answers.
+  void pause();
+  /// Lets a paused server run again (SIGCONT).
+  void resume();
   /// The server process (for measuring its CPU time), -1 when stopped.
   pid_t pid() const { return pid_; }
 
