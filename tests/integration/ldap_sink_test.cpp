@@ -273,10 +273,12 @@ TEST_CASE("ldap sink: per-object errors are results and the batch goes on", "[ld
   bad_attr.attributes.set("noSuchAttributeType", "x");
   auto no_uid = create_user("nouid");
   no_uid.attributes.erase("uid");
+  auto two_names = create_user("twonames");
+  two_names.attributes.set("displayName", List{"One", "Two"});  // displayName is SINGLE-VALUE
   auto results = apply_ops(*env.sink, {create_user("ok1"), no_sn, bad_attr, no_uid,
-                                   op_on(OpKind::update, ObjectType::user, "00000000-0000-0000-0000-000000000000",
-                                         Object{{"sn", "x"}}),
-                                   create_user("ok2")});
+                                       op_on(OpKind::update, ObjectType::user, "00000000-0000-0000-0000-000000000000",
+                                             Object{{"sn", "x"}}),
+                                       create_user("ok2"), two_names});
   CHECK(results[0].ok);
   CHECK_FALSE(results[1].ok);
   CHECK(results[1].error.find("uid=nosn") != std::string::npos);
@@ -289,6 +291,13 @@ TEST_CASE("ldap sink: per-object errors are results and the batch goes on", "[ld
   CHECK(results[4].error.find("no entry with entryUUID=00000000") != std::string::npos);
   CHECK(results[5].ok);
   CHECK(!env.slapd.read("uid=ok2," + kPeople).dn.empty());
+  CHECK_FALSE(results[6].ok);
+  CHECK(results[6].error.find("Constraint violation") != std::string::npos);
+  // The same violation on an update is that object's failure too.
+  auto u = apply_one(*env.sink, op_on(OpKind::update, ObjectType::user, results[0].target_id,
+                                      Object{{"displayName", List{"A", "B"}}}));
+  CHECK_FALSE(u.ok);
+  CHECK(u.error.find("modify uid=ok1") != std::string::npos);
 }
 
 TEST_CASE("ldap sink: a create that finds its DN taken adopts the entry", "[ldap]") {
