@@ -60,6 +60,57 @@ std::string error_reason(std::string_view body) {
   return {};
 }
 
+// Top-level fields of the user resource,
+// https://developers.google.com/admin-sdk/directory/reference/rest/v1/users#User,
+// plus this source's convenience attributes.
+const std::set<std::string> kUserFields = {"id",
+                                           "primaryEmail",
+                                           "isAdmin",
+                                           "isDelegatedAdmin",
+                                           "agreedToTerms",
+                                           "suspended",
+                                           "suspensionReason",
+                                           "changePasswordAtNextLogin",
+                                           "ipWhitelisted",
+                                           "name",
+                                           "kind",
+                                           "etag",
+                                           "emails",
+                                           "externalIds",
+                                           "relations",
+                                           "aliases",
+                                           "nonEditableAliases",
+                                           "isMailboxSetup",
+                                           "customerId",
+                                           "addresses",
+                                           "organizations",
+                                           "lastLoginTime",
+                                           "phones",
+                                           "thumbnailPhotoUrl",
+                                           "thumbnailPhotoEtag",
+                                           "languages",
+                                           "posixAccounts",
+                                           "creationTime",
+                                           "deletionTime",
+                                           "sshPublicKeys",
+                                           "notes",
+                                           "websites",
+                                           "locations",
+                                           "keywords",
+                                           "gender",
+                                           "ims",
+                                           "customSchemas",
+                                           "includeInGlobalAddressList",
+                                           "isEnrolledIn2Sv",
+                                           "isEnforcedIn2Sv",
+                                           "archived",
+                                           "orgUnitPath",
+                                           "recoveryEmail",
+                                           "recoveryPhone",
+                                           "active",
+                                           "manager",
+                                           "employeeId"};
+
 bool is_rate_limit(std::string_view reason) {
   return reason == "userRateLimitExceeded" || reason == "rateLimitExceeded" || reason == "quotaExceeded";
 }
@@ -396,6 +447,18 @@ class GoogleSource final : public Source {
 
   void read_users(const ReadRequest& request, Emitter& out) {
     UserShape sh = shape(request);
+    // An attribute Google never sends is null for every user: a scope clause
+    // on it silently puts everyone out of scope. Say so once per run.
+    for (const auto& top : sh.keep) {
+      if (kUserFields.count(top) || !log_) continue;
+      std::string hint = top == "isSuspended"      ? "suspended' or 'active"
+                         : top == "isArchived"     ? "archived' or 'active"
+                         : top == "accountEnabled" ? "active"
+                         : top == "department"     ? "organizations.department"
+                                                   : "";
+      log_->warn("google: the pipeline reads '" + top + "', which Google's user resource does not have" +
+                 (hint.empty() ? std::string() : "; did you mean '" + hint + "'?"));
+    }
     std::string base = api_ + "/users?" + owner_param() + "&maxResults=" + std::to_string(page_size_) +
                        "&projection=" + sh.projection + "&viewType=" + view_type_;
     if (!sh.mask.empty()) base += "&customFieldMask=" + http::url_encode(sh.mask);

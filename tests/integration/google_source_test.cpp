@@ -381,3 +381,15 @@ TEST_CASE("reading a custom schema field switches users.list to projection custo
     CHECK(d.scalar("select count(*) from users where cost_center is not null") == "0");
   }
 }
+
+TEST_CASE("an attribute Google's user resource does not have is named in a warning") {
+  Domain d({"--google-users", "5", "--google-groups", "0"});
+  d.extra_mappings = "    - { target: suspended_flag, source: isSuspended }\n";
+  d.pipeline();
+  CommandResult r = d.run();
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  CHECK(r.all().find("reads 'isSuspended', which Google's user resource does not have; did you mean "
+                     "'suspended' or 'active'?") != std::string::npos);
+  CHECK(r.all().find("reads 'primaryEmail'") == std::string::npos);
+}
