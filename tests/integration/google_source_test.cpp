@@ -393,3 +393,15 @@ TEST_CASE("an attribute Google's user resource does not have is named in a warni
                      "'suspended' or 'active'?") != std::string::npos);
   CHECK(r.all().find("reads 'primaryEmail'") == std::string::npos);
 }
+
+TEST_CASE("truncated pages and 5xx answers are retried and the sync completes") {
+  Domain d({"--google-users", "150", "--google-groups", "3"});
+  d.pipeline("  max_attempts: 6\n");
+  d.sim.admin("POST", "/_admin/google/faults", R"({"truncate_every":4,"error_every":5,"error_status":503})");
+  CommandResult r = d.run();
+  INFO(r.all());
+  CHECK(r.exit_code == 0);
+  CHECK(d.scalar("select count(*) from users") == "150");
+  CHECK(d.scalar("select count(*) from groups") == "3");
+  CHECK(d.stat("errors") > 2);
+}

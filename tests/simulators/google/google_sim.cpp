@@ -17,7 +17,7 @@
 //   --google-quota-every N --google-quota-reason R (userRateLimitExceeded | quotaExceeded |
 //   rateLimitExceeded) --google-quota-next K (the next K API requests) --google-error-every N
 //   --google-error-status C --google-fail-page P (users.list page P, 0-based, always 503)
-//   --google-slow-ms MS
+//   --google-slow-ms MS --google-truncate-every N (a 200 body cut in half, connection closed)
 //
 // Admin API (no auth): POST /_admin/google/touch {"every":N,"title":T},
 // POST /_admin/google/users {user JSON}, PATCH|DELETE
@@ -95,6 +95,7 @@ struct Faults {
   long long error_every = 0;
   int error_status = 503;
   long long fail_page = -1;
+  long long truncate_every = 0;
   int slow_ms = 0;
 };
 
@@ -151,6 +152,7 @@ class GoogleModule final : public Module {
     faults_.error_status = static_cast<int>(args.integer("google-error-status", 503));
     faults_.fail_page = args.integer("google-fail-page", -1);
     faults_.slow_ms = static_cast<int>(args.integer("google-slow-ms", 0));
+    faults_.truncate_every = args.integer("google-truncate-every", 0);
     std::string sa = args.get("google-service-account");
     if (!sa.empty()) load_service_account(sa);
     rng_.seed(static_cast<std::uint64_t>(args.integer("seed", 1)) ^ 0x600613ULL);
@@ -438,14 +440,23 @@ class GoogleModule final : public Module {
     }
     if (r.method != "GET")
       return google_error(out, 405, "methodNotAllowed", "the simulator serves reads only");
-    std::shared_lock lock(state_mutex_);
-    if (parts.size() == 1 && parts[0] == "users") return users_list(r, out, f);
-    if (parts.size() == 1 && parts[0] == "groups") return groups_list(r, out);
-    if (parts.size() == 3 && parts[0] == "groups" && parts[2] == "members")
-      return members_list(r, out, parts[1]);
-    if (parts.size() == 3 && parts[0] == "customer" && parts[2] == "orgunits")
-      return orgunits_list(r, out, parts[1]);
-    google_error(out, 404, "notFound", "Not Found");
+    {
+      std::shared_lock lock(state_mutex_);
+      if (parts.size() == 1 && parts[0] == "users")
+        users_list(r, out, f);
+      else if (parts.size() == 1 && parts[0] == "groups")
+        groups_list(r, out);
+      else if (parts.size() == 3 && parts[0] == "groups" && parts[2] == "members")
+        members_list(r, out, parts[1]);
+      else if (parts.size() == 3 && parts[0] == "customer" && parts[2] == "orgunits")
+        orgunits_list(r, out, parts[1]);
+      else
+        google_error(out, 404, "notFound", "Not Found");
+    }
+    if (f.truncate_every > 0 && n % f.truncate_every == 0 && out.status == 200) {
+      ++stats_errors_;
+      out.truncate_at = static_cast<long long>(out.body.size() / 2);
+    }
   }
 
   // users.list and groups.list need exactly one of customer or domain:
@@ -966,6 +977,8 @@ class GoogleModule final : public Module {
         faults_.error_status = static_cast<int>(num());
       else if (k == "fail_page")
         faults_.fail_page = num();
+      else if (k == "truncate_every")
+        faults_.truncate_every = num();
       else if (k == "slow_ms")
         faults_.slow_ms = static_cast<int>(num());
       else if (k == "delegated_scopes")
