@@ -3,15 +3,15 @@
 // memory, so that only scoping and mapping are measured.
 //
 //   bench_expression [OBJECTS] [ROUNDS]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+
 #include "expression/expression.hpp"
 #include "mapping/attribute_mapping.hpp"
 #include "scope/scope_filter.hpp"
-
-#include <chrono>
-#include <ctime>
-#include <cstdio>
-#include <cstdlib>
-#include <string>
 
 using namespace dirsync;
 
@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
       expression("email", "Coalesce([mail], [userPrincipalName])"),
       expression("full_name", R"(Join(" ", [givenName], [surname]))"),
       expression("login", "ToLower([userPrincipalName])"),
-      expression("team", R"(Switch([department], "Other", "Sales", "S", "Support", "T", "Engineering", "E"))"),
+      expression("team",
+                 R"(Switch([department], "Other", "Sales", "S", "Support", "T", "Engineering", "E"))"),
       expression("state", R"(IIF([accountEnabled] = "True", "active", "inactive"))"),
       expression("alias", "Append(Mid([givenName], 1, 1), [surname])"),
       expression("ascii_surname", "NormalizeDiacritics([surname])"),
@@ -105,7 +106,8 @@ int main(int argc, char** argv) {
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
-  double cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) + static_cast<double>(cpu1.tv_nsec - cpu0.tv_nsec) * 1e-9;
+  double cpu = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) +
+               static_cast<double>(cpu1.tv_nsec - cpu0.tv_nsec) * 1e-9;
   double total = static_cast<double>(objects) * rounds;
   std::printf("objects: %.0f  in scope: %zu  attributes: %zu\n", total, in_scope, attributes);
   std::printf("scope + 10 mappings, wall: %.2f s, %.0f objects/s, %.0f ns/object\n", seconds, total / seconds,

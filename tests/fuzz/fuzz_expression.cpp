@@ -1,10 +1,10 @@
 // Expression::parse on arbitrary text: it must either build a tree or throw
 // ParseError with an offset inside the text, never crash or hang; a tree it
 // builds must evaluate to a value or throw dirsync::Error.
-#include "expression/expression.hpp"
-
 #include <cstdio>
 #include <cstdlib>
+
+#include "expression/expression.hpp"
 
 using namespace dirsync;
 

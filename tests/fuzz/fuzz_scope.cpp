@@ -2,20 +2,36 @@
 // names, value lists, regexes, quantifiers): it must compile or throw
 // ClauseError with indexes inside the input, and a compiled filter must
 // evaluate without crashing.
-#include "scope/scope_filter.hpp"
-
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdlib>
 
+#include "scope/scope_filter.hpp"
+
 using namespace dirsync;
 
 namespace {
-const char* kOperators[] = {"&",           "!&",          "ENDS_WITH",  "EQUALS",     "NOT EQUALS",
-                            "Greater_Than", "Greater_Than_OR_EQUALS", "Less_Than", "Less_Than_OR_EQUALS",
-                            "Includes",    "IS TRUE",     "IS FALSE",   "IS NULL",    "IS NOT NULL",
-                            "REGEX MATCH", "NOT REGEX MATCH", "member_of", "org_unit", "starts with"};
-const char* kAttributes[] = {"", "department", "mail", "n", "enabled", "list", "orgUnitPath", "name.givenName"};
+const char* kOperators[] = {"&",
+                            "!&",
+                            "ENDS_WITH",
+                            "EQUALS",
+                            "NOT EQUALS",
+                            "Greater_Than",
+                            "Greater_Than_OR_EQUALS",
+                            "Less_Than",
+                            "Less_Than_OR_EQUALS",
+                            "Includes",
+                            "IS TRUE",
+                            "IS FALSE",
+                            "IS NULL",
+                            "IS NOT NULL",
+                            "REGEX MATCH",
+                            "NOT REGEX MATCH",
+                            "member_of",
+                            "org_unit",
+                            "starts with"};
+const char* kAttributes[] = {"",        "department", "mail",        "n",
+                             "enabled", "list",       "orgUnitPath", "name.givenName"};
 const char* kQuantifiers[] = {"", "any", "all", "transitive", "direct"};
 
 struct Groups : scope::Membership {
@@ -26,10 +42,14 @@ struct Groups : scope::Membership {
 
 Value scalar(FuzzedDataProvider& in) {
   switch (in.ConsumeIntegralInRange(0, 3)) {
-    case 0: return Value(in.ConsumeIntegral<std::int64_t>());
-    case 1: return Value(in.ConsumeBool());
-    case 2: return Value(in.ConsumeFloatingPoint<double>());
-    default: return Value(in.ConsumeRandomLengthString(64));
+    case 0:
+      return Value(in.ConsumeIntegral<std::int64_t>());
+    case 1:
+      return Value(in.ConsumeBool());
+    case 2:
+      return Value(in.ConsumeFloatingPoint<double>());
+    default:
+      return Value(in.ConsumeRandomLengthString(64));
   }
 }
 }  // namespace
@@ -41,7 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     filter.resize(in.ConsumeIntegralInRange<std::size_t>(0, 4));
     for (auto& c : filter) {
       c.attribute = in.PickValueInArray(kAttributes);
-      c.op = in.ConsumeBool() ? std::string(in.PickValueInArray(kOperators)) : in.ConsumeRandomLengthString(24);
+      c.op =
+          in.ConsumeBool() ? std::string(in.PickValueInArray(kOperators)) : in.ConsumeRandomLengthString(24);
       int shape = in.ConsumeIntegralInRange(0, 2);
       if (shape == 1) c.value = scalar(in);
       if (shape == 2) {
@@ -50,7 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         c.value = Value(std::move(l));
       }
       c.ignore_case = in.ConsumeBool();
-      c.quantifier = in.ConsumeBool() ? std::string(in.PickValueInArray(kQuantifiers)) : in.ConsumeRandomLengthString(8);
+      c.quantifier =
+          in.ConsumeBool() ? std::string(in.PickValueInArray(kQuantifiers)) : in.ConsumeRandomLengthString(8);
       c.transitive = in.ConsumeBool();
     }
   }
@@ -63,8 +85,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const Object objects[] = {
       Object{},
-      Object{{"department", "Sales"}, {"mail", "a@contoso.com"}, {"n", 514}, {"enabled", true},
-             {"list", List{"x", 3, Value()}}, {"orgUnitPath", "/Sales/EMEA"},
+      Object{{"department", "Sales"},
+             {"mail", "a@contoso.com"},
+             {"n", 514},
+             {"enabled", true},
+             {"list", List{"x", 3, Value()}},
+             {"orgUnitPath", "/Sales/EMEA"},
              {"name", Object{{"givenName", "Ann"}}}},
       Object{{"department", ""}, {"mail", List{}}, {"n", "12"}, {"enabled", "False"}, {"orgUnitPath", "/"}},
   };

@@ -2,13 +2,12 @@
 // group. Input is a JSON PatchOp body; it must be applied or refused with a
 // ScimError (400), and a refused or applied patch must leave a resource that
 // still serializes.
+#include <cstdlib>
+#include <dirsync/error.hpp>
+#include <string_view>
+
 #include "resource.hpp"
 #include "scim_error.hpp"
-
-#include <dirsync/error.hpp>
-
-#include <cstdlib>
-#include <string_view>
 
 extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, unsigned long size) {
   using namespace dirsync;
@@ -21,8 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, unsigned long s
   }
   static const Object user = parse_json(R"({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
       "userName":"a@x","active":true,"name":{"givenName":"A"},"emails":[{"value":"a@x","type":"work"}],
-      "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"D"}})").as_object();
-  static const Object group = parse_json(R"({"displayName":"G","members":[{"value":"u1"},{"value":"u2"}]})").as_object();
+      "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"D"}})")
+                                 .as_object();
+  static const Object group =
+      parse_json(R"({"displayName":"G","members":[{"value":"u1"},{"value":"u2"}]})").as_object();
   for (ResourceKind kind : {ResourceKind::user, ResourceKind::group}) {
     Object r = kind == ResourceKind::user ? user : group;
     try {

@@ -2,10 +2,9 @@
 // for writing expressions for attribute mappings in Microsoft Entra ID"
 // (functions-for-customizing-application-data) whose example they check.
 #include <catch2/catch.hpp>
+#include <regex>
 
 #include "expression/expression.hpp"
-
-#include <regex>
 
 using namespace dirsync;
 using dirsync::expr::EvalHooks;
@@ -106,7 +105,8 @@ TEST_CASE("doc DateDiff: example 1 table") {
 }
 
 TEST_CASE("doc DateDiff: example 2 combined with IIF inside Switch") {
-  std::string e = R"(Switch([Active], , "1", IIF(DateDiff("d", "2021-08-20", CDate([StatusHireDate])) > 5, "False", "True"), "0", "False"))";
+  std::string e =
+      R"(Switch([Active], , "1", IIF(DateDiff("d", "2021-08-20", CDate([StatusHireDate])) > 5, "False", "True"), "0", "False"))";
   CHECK(evs(e, {{"Active", "1"}, {"StatusHireDate", "2021-08-23"}}) == "True");
   CHECK(evs(e, {{"Active", "1"}, {"StatusHireDate", "2021-09-23"}}) == "False");
   CHECK(evs(e, {{"Active", "0"}, {"StatusHireDate", "2021-08-23"}}) == "False");
@@ -120,18 +120,21 @@ TEST_CASE("doc DateFromNum: 129699324000000000 is January 1, 2012 11:00 PM") {
 }
 
 TEST_CASE("doc NumFromDate: Workday and SuccessFactors examples") {
-  CHECK(ev(R"(NumFromDate(Join("", FormatDateTime([ContractEndDate], ,"yyyy-MM-ddzzz", "yyyy-MM-dd"), " 23:59:59-08:00")))",
-           {{"ContractEndDate", "2020-12-31-08:00"}}) == Value(std::int64_t{132539615990000000}));
-  CHECK(ev(R"(NumFromDate(Join("",FormatDateTime([endDate], ,"M/d/yyyy hh:mm:ss tt","yyyy-MM-dd")," 23:59:59-08:00")))",
-           {{"endDate", "12/31/2020 10:00:00 AM"}}) == Value(std::int64_t{132539615990000000}));
+  CHECK(
+      ev(R"(NumFromDate(Join("", FormatDateTime([ContractEndDate], ,"yyyy-MM-ddzzz", "yyyy-MM-dd"), " 23:59:59-08:00")))",
+         {{"ContractEndDate", "2020-12-31-08:00"}}) == Value(std::int64_t{132539615990000000}));
+  CHECK(
+      ev(R"(NumFromDate(Join("",FormatDateTime([endDate], ,"M/d/yyyy hh:mm:ss tt","yyyy-MM-dd")," 23:59:59-08:00")))",
+         {{"endDate", "12/31/2020 10:00:00 AM"}}) == Value(std::int64_t{132539615990000000}));
   CHECK(ev("NumFromDate(DateFromNum(129699324000000000))") == Value(std::int64_t{129699324000000000}));
 }
 
 TEST_CASE("doc FormatDateTime: output date as a string in a certain format") {
   CHECK(evs(R"(FormatDateTime([extensionAttribute1], , "yyyyMMddHHmmss.fZ", "yyyy-MM-dd"))",
             {{"extensionAttribute1", "20150123105347.1Z"}}) == "2015-01-23");
-  CHECK(evs(R"(FormatDateTime("2021-03-04T05:06:07Z", , "yyyy-MM-ddTHH:mm:ssK", "dddd d MMMM yyyy h:mm tt"))") ==
-        "Thursday 4 March 2021 5:06 AM");
+  CHECK(
+      evs(R"(FormatDateTime("2021-03-04T05:06:07Z", , "yyyy-MM-ddTHH:mm:ssK", "dddd d MMMM yyyy h:mm tt"))") ==
+      "Thursday 4 March 2021 5:06 AM");
   CHECK(ev(R"(FormatDateTime([none], , "yyyy", "yyyy"))").is_null());
   try {
     ev(R"(FormatDateTime("2015-01-23", , "yyyyMMdd", "yyyy"))");
@@ -143,7 +146,8 @@ TEST_CASE("doc FormatDateTime: output date as a string in a certain format") {
 
 TEST_CASE("doc Guid: shape of a random GUID") {
   std::string g = evs("Guid()");
-  CHECK(std::regex_match(g, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+  CHECK(
+      std::regex_match(g, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
 }
 
 TEST_CASE("doc IgnoreFlowIfNullOrEmpty: examples 1 and 2") {
@@ -191,7 +195,8 @@ TEST_CASE("doc IsNull IsNullOrEmpty IsPresent IsString") {
   CHECK(ev("IsPresent([empty])", o) == Value(false));
   CHECK(ev("IsString([name])", o) == Value(true));
   CHECK(ev("IsString([n])", o) == Value(false));
-  CHECK(evs(R"(Switch(IsPresent([directManager]),[directManager], "True", "m1"))", {{"directManager", "m1"}}) == "m1");
+  CHECK(evs(R"(Switch(IsPresent([directManager]),[directManager], "True", "m1"))",
+            {{"directManager", "m1"}}) == "m1");
 }
 
 TEST_CASE("doc Item: first item of proxyAddresses, 1-based") {
@@ -204,7 +209,8 @@ TEST_CASE("doc Item: first item of proxyAddresses, 1-based") {
 }
 
 TEST_CASE("doc Join: flattens multi-valued attributes and skips empty values") {
-  CHECK(evs(R"(Join(", ", "", [surname], [givenName]))", {{"givenName", "John"}, {"surname", "Doe"}}) == "Doe, John");
+  CHECK(evs(R"(Join(", ", "", [surname], [givenName]))", {{"givenName", "John"}, {"surname", "Doe"}}) ==
+        "Doe, John");
   CHECK(evs(R"(Join(" ", [givenName], [surname]))", {{"givenName", "John"}}) == "John");
   CHECK(evs(R"(Join(";", [mails], "x"))", {{"mails", List{"a", "b"}}}) == "a;b;x");
   CHECK(evs(R"(Join("", 1000, "7"))") == "10007");
@@ -222,8 +228,8 @@ TEST_CASE("doc Left: John Doe, and the documented edge cases") {
 }
 
 TEST_CASE("doc Mid: generate user alias from first and last name") {
-  CHECK(evs("Append(Mid([givenName], 1, 3), Mid([surname], 1, 5))", {{"givenName", "John"}, {"surname", "Doe"}}) ==
-        "JohDoe");
+  CHECK(evs("Append(Mid([givenName], 1, 3), Mid([surname], 1, 5))",
+            {{"givenName", "John"}, {"surname", "Doe"}}) == "JohDoe");
   CHECK(evs(R"(Mid("abcdef", 3, 100))") == "cdef");
   CHECK(evs(R"(Mid("abcdef", 10, 2))") == "");
   CHECK(evs(R"(Mid("Zoë Ärm", 3, 3))") == "ë Ä");
@@ -241,7 +247,8 @@ TEST_CASE("doc NormalizeDiacritics: Zoë and the documented table") {
   CHECK(evs("NormalizeDiacritics([givenName])", {{"givenName", "Zoë"}}) == "Zoe");
   CHECK(evs(R"(NormalizeDiacritics("ÄÀÂÃÅÁĄĂĀ äàâãåáąăā"))") == "AAAAAAAAA aaaaaaaaa");
   CHECK(evs(R"(NormalizeDiacritics("æ Æ ø Ø ß œ"))") == "ae AE oe OE ss oe");
-  CHECK(evs(R"(NormalizeDiacritics("Čeněk Łukasz Şükrü Țepeș ÿ Ÿ ı İ"))") == "Cenek Lukasz Sukru Tepes y Y i I");
+  CHECK(evs(R"(NormalizeDiacritics("Čeněk Łukasz Şükrü Țepeș ÿ Ÿ ı İ"))") ==
+        "Cenek Lukasz Sukru Tepes y Y i I");
   CHECK(evs(R"(NormalizeDiacritics("ā́ e̱ ḗ ṻ ẕ"))") == "a e e u z");  // combining marks dropped
   CHECK(ev("NormalizeDiacritics([none])").is_null());
 }
@@ -260,8 +267,8 @@ TEST_CASE("doc Now: shape M/d/yyyy h:mm:ss tt") {
 TEST_CASE("doc PCase: table of examples") {
   CHECK(evs("PCase([firstName])", {{"firstName", "PABLO GONSALVES (SECOND)"}}) == "Pablo Gonsalves (Second)");
   CHECK(evs(R"(PCase([lastName]," '-"))", {{"lastName", "PINTO-DE'SILVA"}}) == "Pinto-De'Silva");
-  CHECK(evs(R"(PCase(Join(" ",[firstName],[lastName])))", {{"firstName", "GREGORY"}, {"lastName", "JAMES"}}) ==
-        "Gregory James");
+  CHECK(evs(R"(PCase(Join(" ",[firstName],[lastName])))",
+            {{"firstName", "GREGORY"}, {"lastName", "JAMES"}}) == "Gregory James");
   CHECK(evs(R"(PCase("ÉLODIE o'NEIL"))") == "Élodie O'neil");
 }
 
@@ -295,7 +302,8 @@ TEST_CASE("doc RemoveDuplicates: proxyAddresses") {
 TEST_CASE("doc Replace example 1: oldValue and replacementValue") {
   CHECK(evs(R"(Replace([BusinessTitle],"Product Developer", , , "Software Engineer", , ))",
             {{"BusinessTitle", "Product Developer"}}) == "Software Engineer");
-  CHECK(evs(R"(Replace([mail], "@contoso.com", , ,"", ,))", {{"mail", "john.doe@contoso.com"}}) == "john.doe");
+  CHECK(evs(R"(Replace([mail], "@contoso.com", , ,"", ,))", {{"mail", "john.doe@contoso.com"}}) ==
+        "john.doe");
   CHECK(ev(R"(Replace([none], "a", , , "b", , ))").is_null());
 }
 
@@ -305,9 +313,11 @@ TEST_CASE("doc Replace example 2: oldValue and template") {
 }
 
 TEST_CASE("doc Replace example 3: regexPattern and replacementValue with group names") {
-  CHECK(evs(R"~(Replace([telephoneNumber], , "\\+(?<isdCode>\\d* )(?<phoneNumber>\\d{10})", , "${phoneNumber}", , ))~",
-            {{"telephoneNumber", "+91 9998887777"}}) == "9998887777");
-  CHECK(evs(R"~(Replace([mobile], , "[()\\s-]+", , "", , ))~", {{"mobile", "+1 (999) 888-7777"}}) == "+19998887777");
+  CHECK(
+      evs(R"~(Replace([telephoneNumber], , "\\+(?<isdCode>\\d* )(?<phoneNumber>\\d{10})", , "${phoneNumber}", , ))~",
+          {{"telephoneNumber", "+91 9998887777"}}) == "9998887777");
+  CHECK(evs(R"~(Replace([mobile], , "[()\\s-]+", , "", , ))~", {{"mobile", "+1 (999) 888-7777"}}) ==
+        "+19998887777");
   CHECK(evs(R"~(Replace("a-b", , "(\\w)-(\\w)", , "$2-$1 $$", , ))~") == "b-a $");
 }
 
@@ -327,7 +337,8 @@ TEST_CASE("doc Replace example 5: regexGroupName and replacementAttributeName") 
 }
 
 TEST_CASE("doc Replace example 6: remove characters matching a regular expression") {
-  CHECK(evs(R"(Replace([mailNickname], , "[a-zA-Z_]*", , "", , ))", {{"mailNickname", "john_doe72"}}) == "72");
+  CHECK(evs(R"(Replace([mailNickname], , "[a-zA-Z_]*", , "", , ))", {{"mailNickname", "john_doe72"}}) ==
+        "72");
 }
 
 TEST_CASE("doc SelectUniqueValue: UPN candidates checked against the target") {
@@ -367,7 +378,8 @@ TEST_CASE("doc SingleAppRoleAssignment and AppRoleAssignmentsComplex") {
 }
 
 TEST_CASE("doc Split: comma-delimited permission sets") {
-  CHECK(ev(R"(Split([extensionAttribute5], ","))", {{"extensionAttribute5", "PermissionSetOne, PermissionSetTwo"}}) ==
+  CHECK(ev(R"(Split([extensionAttribute5], ","))",
+           {{"extensionAttribute5", "PermissionSetOne, PermissionSetTwo"}}) ==
         Value(List{"PermissionSetOne", "PermissionSetTwo"}));
   CHECK(ev(R"(Split([none], ","))").is_null());
 }
@@ -378,11 +390,13 @@ TEST_CASE("doc StripSpaces") {
 }
 
 TEST_CASE("doc Switch: time zone from state code") {
-  std::string e = R"(Switch([state], "Australia/Sydney", "NSW", "Australia/Sydney","QLD", "Australia/Brisbane", "SA", "Australia/Adelaide"))";
+  std::string e =
+      R"(Switch([state], "Australia/Sydney", "NSW", "Australia/Sydney","QLD", "Australia/Brisbane", "SA", "Australia/Adelaide"))";
   CHECK(evs(e, {{"state", "QLD"}}) == "Australia/Brisbane");
   CHECK(evs(e, {{"state", "WA"}}) == "Australia/Sydney");
   CHECK(evs(e, {{"state", "qld"}}) == "Australia/Sydney");  // case-sensitive
-  CHECK(evs(R"(Switch(ToLower([statusFlag]), "0", "true", "1", "false", "0"))", {{"statusFlag", "TRUE"}}) == "1");
+  CHECK(evs(R"(Switch(ToLower([statusFlag]), "0", "true", "1", "false", "0"))", {{"statusFlag", "TRUE"}}) ==
+        "1");
   CHECK(evs(R"(Switch([statusFlag], "Default Value", "true", "1", "", "0"))") == "0");
   CHECK(evs(R"(Switch([country],[country],"","Other"))") == "Other");
   CHECK(evs(R"(Switch([country],[country],"","Other"))", {{"country", "FR"}}) == "FR");
@@ -398,8 +412,9 @@ TEST_CASE("doc Switch: the full object is evaluated, so an unchanged input never
 }
 
 TEST_CASE("doc ToLower: generated UPN in lower case; ToUpper with culture") {
-  CHECK(evs(R"(ToLower(Join("@", NormalizeDiacritics(StripSpaces(Join(".",  [PreferredFirstName], [PreferredLastName]))), "contoso.com")))",
-            {{"PreferredFirstName", "John"}, {"PreferredLastName", "Smith"}}) == "john.smith@contoso.com");
+  CHECK(
+      evs(R"(ToLower(Join("@", NormalizeDiacritics(StripSpaces(Join(".",  [PreferredFirstName], [PreferredLastName]))), "contoso.com")))",
+          {{"PreferredFirstName", "John"}, {"PreferredLastName", "Smith"}}) == "john.smith@contoso.com");
   CHECK(evs(R"(ToUpper("straße ÿ é", "en-US"))") == "STRAßE Ÿ É");
   CHECK(evs(R"(ToLower("ÀÉÎ ĄČ ΑΒΓ АБВ"))") == "àéî ąč αβγ абв");
   CHECK(evs(R"(ToUpper("istanbul", "tr-TR"))") == "İSTANBUL");
@@ -425,7 +440,8 @@ TEST_CASE("doc examples: generate an ID from the object id") {
 }
 
 TEST_CASE("dotted attribute paths read nested objects") {
-  Value v = parse_json(R"({"name":{"givenName":"Ann"},"emails":[{"address":"a@x"},{"address":"b@x","primary":true}]})");
+  Value v = parse_json(
+      R"({"name":{"givenName":"Ann"},"emails":[{"address":"a@x"},{"address":"b@x","primary":true}]})");
   CHECK(evs(R"(Join(" ", [name.givenName], [emails.address]))", v.as_object()) == "Ann b@x");
   auto e = Expression::parse(R"(Join(" ", [name.givenName], [emails.address], [name.givenName]))");
   CHECK(e.attributes() == std::vector<std::string>{"name.givenName", "emails.address"});
@@ -434,7 +450,7 @@ TEST_CASE("dotted attribute paths read nested objects") {
 TEST_CASE("patterns and intervals that come from attributes are checked when evaluated") {
   Object o{{"pattern", "(?<user>[^@]+)@"}, {"bad", "(["}, {"unit", "days"}, {"mail", "ann@x.com"}};
   CHECK(evs(R"(Replace([mail], , [pattern], , "${user} at ", , ))", o) == "ann at x.com");
-  CHECK_THROWS_WITH(ev(R"(Replace([mail], , [bad], , "", , ))", o), 
+  CHECK_THROWS_WITH(ev(R"(Replace([mail], , [bad], , "", , ))", o),
                     "Replace: invalid regular expression '([': unterminated character class");
   CHECK_THROWS_WITH(ev(R"(Replace([mail], , [pattern], "nope", "", , ))", o),
                     "Replace: the regular expression has no group named 'nope'");

@@ -26,10 +26,12 @@ Failure parse_error(std::string_view text) {
 }  // namespace
 
 TEST_CASE("literals, attributes and escapes") {
-  CHECK(Expression::parse(R"("Company name: \"Contoso\"")").evaluate({}) == std::optional<Value>(Value("Company name: \"Contoso\"")));
+  CHECK(Expression::parse(R"("Company name: \"Contoso\"")").evaluate({}) ==
+        std::optional<Value>(Value("Company name: \"Contoso\"")));
   CHECK(Expression::parse(R"("a\\b")").evaluate({}) == std::optional<Value>(Value("a\\b")));
   CHECK(Expression::parse(R"("\d+")").evaluate({}) == std::optional<Value>(Value("\\d+")));
-  CHECK(Expression::parse("[ displayName ]").evaluate({{"displayName", "x"}}) == std::optional<Value>(Value("x")));
+  CHECK(Expression::parse("[ displayName ]").evaluate({{"displayName", "x"}}) ==
+        std::optional<Value>(Value("x")));
   CHECK(Expression::parse("-42").evaluate({}) == std::optional<Value>(Value(-42)));
   CHECK(Expression::parse("  Join( \",\" ,\n [a] , [b] )  ").evaluate({{"a", "1"}, {"b", "2"}}) ==
         std::optional<Value>(Value("1,2")));
@@ -58,7 +60,8 @@ TEST_CASE("error: wrong arity names the function, expected and actual counts") {
   CHECK(parse_error("Not()").message == "function 'Not' expects 1 argument, got 0");
   CHECK(parse_error(R"(Replace([a], "x", "y"))").message == "function 'Replace' expects 7 arguments, got 3");
   CHECK(parse_error(R"(Switch([a], "d", "k"))").message ==
-        "function 'Switch' expects an even number of arguments (source, defaultValue, then key, value pairs), got 3");
+        "function 'Switch' expects an even number of arguments (source, defaultValue, then key, value "
+        "pairs), got 3");
 }
 
 TEST_CASE("error: unclosed string, bracket and parenthesis") {

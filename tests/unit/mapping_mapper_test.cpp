@@ -37,11 +37,12 @@ AttributeMapping constant(std::string target, Value v, Apply apply = Apply::alwa
 
 TEST_CASE("direct, constant and expression mappings") {
   Mapper mapper({direct("display_name", "displayName"), direct("given", "name.givenName"),
-                 constant("role", "viewer"),
-                 expression("email", "Coalesce([mail], [userPrincipalName])")});
-  Object src{{"displayName", "Ann Lee"}, {"name", Object{{"givenName", "Ann"}}}, {"userPrincipalName", "ann@x.com"}};
+                 constant("role", "viewer"), expression("email", "Coalesce([mail], [userPrincipalName])")});
+  Object src{
+      {"displayName", "Ann Lee"}, {"name", Object{{"givenName", "Ann"}}}, {"userPrincipalName", "ann@x.com"}};
   Object out = mapper.map(src, true);
-  CHECK(out == Object{{"display_name", "Ann Lee"}, {"given", "Ann"}, {"role", "viewer"}, {"email", "ann@x.com"}});
+  CHECK(out ==
+        Object{{"display_name", "Ann Lee"}, {"given", "Ann"}, {"role", "viewer"}, {"email", "ann@x.com"}});
   CHECK(mapper.source_attributes() ==
         std::vector<std::string>{"displayName", "name.givenName", "mail", "userPrincipalName"});
   CHECK(mapper.target_schema().size() == 4);
@@ -102,11 +103,13 @@ TEST_CASE("typed targets convert and normalise") {
   CHECK(convert(Value("2009-06-15T01:45:30-07:00"), TargetType::datetime) == Value("2009-06-15T08:45:30Z"));
   CHECK(convert(Value("3/16/2020 7:00:00 AM"), TargetType::datetime) == Value("2020-03-16T07:00:00Z"));
   CHECK(convert(Value("2021-06-30"), TargetType::datetime) == Value("2021-06-30T00:00:00Z"));
-  CHECK(convert(Value("2021-06-30T10:00:00.1234567Z"), TargetType::datetime) == Value("2021-06-30T10:00:00.1234567Z"));
+  CHECK(convert(Value("2021-06-30T10:00:00.1234567Z"), TargetType::datetime) ==
+        Value("2021-06-30T10:00:00.1234567Z"));
   CHECK(convert(Value("a"), TargetType::list) == Value(List{"a"}));
   CHECK(convert(Value(List{"a", "b"}), TargetType::list) == Value(List{"a", "b"}));
   CHECK(convert(Value(Object{{"id", "m1"}, {"displayName", "Boss"}}), TargetType::reference) == Value("m1"));
-  CHECK(convert(Value(List{Object{{"value", "u1"}}, "u2"}), TargetType::reference) == Value(List{"u1", "u2"}));
+  CHECK(convert(Value(List{Object{{"value", "u1"}}, "u2"}), TargetType::reference) ==
+        Value(List{"u1", "u2"}));
   CHECK(convert(Value(), TargetType::integer).is_null());
 }
 
@@ -136,7 +139,8 @@ TEST_CASE("list targets from Split and multi-valued sources") {
 }
 
 TEST_CASE("SelectUniqueValue asks the hook the runner provides") {
-  Mapper mapper({expression("upn", R"(SelectUniqueValue(Join("@", [a], "x.com"), Join("@", [b], "x.com")))")});
+  Mapper mapper(
+      {expression("upn", R"(SelectUniqueValue(Join("@", [a], "x.com"), Join("@", [b], "x.com")))")});
   expr::EvalHooks hooks;
   hooks.is_unique = [](const Value& v) { return v.as_string() != "ann@x.com"; };
   CHECK(mapper.map({{"a", "ann"}, {"b", "ann2"}}, true, &hooks) == Object{{"upn", "ann2@x.com"}});

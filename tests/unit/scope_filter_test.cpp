@@ -2,10 +2,9 @@
 // groups to be provisioned with scoping filters"
 // (define-conditional-rules-for-provisioning-user-accounts), plus DirSync's
 // member_of, org_unit, value lists and list attributes.
-#include <catch2/catch.hpp>
-
 #include "scope/scope_filter.hpp"
 
+#include <catch2/catch.hpp>
 #include <set>
 
 using namespace dirsync;
@@ -42,11 +41,12 @@ struct Groups : scope::Membership {
 
 TEST_CASE("doc construction: New York, Engineering, employee id range, title not null") {
   // The documented example filter: four clauses ANDed.
-  auto f = ScopeFilter::compile({{clause("state", "EQUALS", "New York"), clause("department", "EQUALS", "Engineering"),
-                                  clause("employeeId", "Greater_Than_OR_EQUALS", 1000000),
-                                  clause("employeeId", "Less_Than_OR_EQUALS", 2000000),
-                                  clause("jobTitle", "IS NOT NULL")}});
-  Object o{{"state", "New York"}, {"department", "Engineering"}, {"employeeId", "1500000"}, {"jobTitle", "Dev"}};
+  auto f = ScopeFilter::compile(
+      {{clause("state", "EQUALS", "New York"), clause("department", "EQUALS", "Engineering"),
+        clause("employeeId", "Greater_Than_OR_EQUALS", 1000000),
+        clause("employeeId", "Less_Than_OR_EQUALS", 2000000), clause("jobTitle", "IS NOT NULL")}});
+  Object o{
+      {"state", "New York"}, {"department", "Engineering"}, {"employeeId", "1500000"}, {"jobTitle", "Dev"}};
   CHECK(f.matches(o));
   o.set("employeeId", 2500000);
   CHECK_FALSE(f.matches(o));
@@ -57,8 +57,9 @@ TEST_CASE("doc construction: New York, Engineering, employee id range, title not
 }
 
 TEST_CASE("filters are ORed, clauses ANDed, no filter means everything") {
-  auto f = ScopeFilter::compile({{clause("department", "EQUALS", "Sales"), clause("accountEnabled", "IS TRUE")},
-                                 {clause("department", "EQUALS", "Support")}});
+  auto f =
+      ScopeFilter::compile({{clause("department", "EQUALS", "Sales"), clause("accountEnabled", "IS TRUE")},
+                            {clause("department", "EQUALS", "Support")}});
   CHECK(f.matches({{"department", "Sales"}, {"accountEnabled", true}}));
   CHECK_FALSE(f.matches({{"department", "Sales"}, {"accountEnabled", false}}));
   CHECK(f.matches({{"department", "Support"}}));
@@ -81,8 +82,8 @@ TEST_CASE("doc EQUALS and NOT EQUALS are case-sensitive unless ignore_case") {
 
 TEST_CASE("doc: null or empty values make every clause false except IS NULL") {
   for (const Object& o : {Object{}, Object{{"x", ""}}, Object{{"x", nullptr}}, Object{{"x", List{}}}}) {
-    for (const char* op : {"EQUALS", "NOT EQUALS", "ENDS_WITH", "Includes", "REGEX MATCH", "NOT REGEX MATCH", "&", "!&",
-                           "Greater_Than", "Less_Than"})
+    for (const char* op : {"EQUALS", "NOT EQUALS", "ENDS_WITH", "Includes", "REGEX MATCH", "NOT REGEX MATCH",
+                           "&", "!&", "Greater_Than", "Less_Than"})
       CHECK_FALSE(match1(clause("x", op, "a"), o));
     CHECK_FALSE(match1(clause("x", "IS TRUE"), o));
     CHECK_FALSE(match1(clause("x", "IS FALSE"), o));
@@ -166,7 +167,8 @@ TEST_CASE("list attributes with quantifier any and all") {
   CHECK(match1(clause("proxyAddresses", "ENDS_WITH", "@fabrikam.com"), o));
   CHECK(match1(clause("proxyAddresses", "ENDS_WITH", "@fabrikam.com", false, "any"), o));
   CHECK_FALSE(match1(clause("proxyAddresses", "ENDS_WITH", "@fabrikam.com", false, "all"), o));
-  CHECK(match1(clause("proxyAddresses", "ENDS_WITH", List{"@fabrikam.com", "@contoso.com"}, false, "all"), o));
+  CHECK(
+      match1(clause("proxyAddresses", "ENDS_WITH", List{"@fabrikam.com", "@contoso.com"}, false, "all"), o));
   CHECK_FALSE(match1(clause("proxyAddresses", "NOT EQUALS", "smtp:a@contoso.com"), o));  // it is in the list
   CHECK(match1(clause("proxyAddresses", "NOT EQUALS", "smtp:c@x.com"), o));
   CHECK(match1(clause("proxyAddresses", "IS NOT NULL"), o));
@@ -240,7 +242,8 @@ TEST_CASE("fingerprint changes with meaning, not with operator spelling") {
 }
 
 TEST_CASE("dotted attribute paths read nested and primary values") {
-  Value v = parse_json(R"({"name":{"givenName":"Ann"},"organizations":[{"department":"A"},{"department":"B","primary":true}]})");
+  Value v = parse_json(
+      R"({"name":{"givenName":"Ann"},"organizations":[{"department":"A"},{"department":"B","primary":true}]})");
   CHECK(match1(clause("name.givenName", "EQUALS", "Ann"), v.as_object()));
   CHECK(match1(clause("organizations.department", "EQUALS", "B"), v.as_object()));
   CHECK_FALSE(match1(clause("organizations.department", "EQUALS", "A"), v.as_object()));

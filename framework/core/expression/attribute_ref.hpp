@@ -7,11 +7,10 @@
 // pipelines are shared by threads; a stale hint only costs the scan.
 #pragma once
 
-#include <dirsync/value.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <dirsync/value.hpp>
 #include <string>
 
 namespace dirsync::expr {
@@ -19,7 +18,8 @@ namespace dirsync::expr {
 class AttributeRef {
  public:
   AttributeRef() = default;
-  explicit AttributeRef(std::string path) : path_(std::move(path)), dotted_(path_.find('.') != std::string::npos) {}
+  explicit AttributeRef(std::string path)
+      : path_(std::move(path)), dotted_(path_.find('.') != std::string::npos) {}
   AttributeRef(const AttributeRef& o) : path_(o.path_), dotted_(o.dotted_) {}
   AttributeRef& operator=(const AttributeRef& o) {
     path_ = o.path_;

@@ -28,10 +28,11 @@ int days_in_month(int y, int m) {
   return m == 2 && leap(y) ? 29 : d[m - 1];
 }
 
-constexpr std::array<const char*, 12> kMonths = {"January", "February", "March",     "April",   "May",      "June",
-                                                 "July",    "August",   "September", "October", "November", "December"};
-constexpr std::array<const char*, 7> kDays = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-                                              "Saturday"};
+constexpr std::array<const char*, 12> kMonths = {"January",   "February", "March",    "April",
+                                                 "May",       "June",     "July",     "August",
+                                                 "September", "October",  "November", "December"};
+constexpr std::array<const char*, 7> kDays = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                              "Thursday", "Friday", "Saturday"};
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -227,7 +228,8 @@ std::optional<DateTime> parse_exact(std::string_view text, std::string_view f) {
     auto num = [&](int& out, int min, int max) { return digits(s, i, min, max, out); };
     switch (ch) {
       case 'y':
-        if (!(n <= 2 ? num(c.year, n == 1 ? 1 : 2, 2) : num(c.year, static_cast<int>(n), std::max<int>(4, static_cast<int>(n)))))
+        if (!(n <= 2 ? num(c.year, n == 1 ? 1 : 2, 2)
+                     : num(c.year, static_cast<int>(n), std::max<int>(4, static_cast<int>(n)))))
           return std::nullopt;
         if (n <= 2) c.year += c.year <= 49 ? 2000 : 1900;
         break;
@@ -281,9 +283,12 @@ std::optional<DateTime> parse_exact(std::string_view text, std::string_view f) {
         break;
       }
       case 't':
-        if (ieq_prefix(s, i, n == 1 ? "A" : "AM")) pm = 0, i += n == 1 ? 1 : 2;
-        else if (ieq_prefix(s, i, n == 1 ? "P" : "PM")) pm = 1, i += n == 1 ? 1 : 2;
-        else return std::nullopt;
+        if (ieq_prefix(s, i, n == 1 ? "A" : "AM"))
+          pm = 0, i += n == 1 ? 1 : 2;
+        else if (ieq_prefix(s, i, n == 1 ? "P" : "PM"))
+          pm = 1, i += n == 1 ? 1 : 2;
+        else
+          return std::nullopt;
         break;
       case 'z':
       case 'K':
@@ -340,13 +345,18 @@ std::string format(const DateTime& t, std::string_view f) {
     std::size_t n = run(f, k);
     switch (ch) {
       case 'y':
-        if (n <= 2) pad(c.year % 100, n);
-        else pad(c.year, n);
+        if (n <= 2)
+          pad(c.year % 100, n);
+        else
+          pad(c.year, n);
         break;
       case 'M':
-        if (n >= 4) out += kMonths[c.month - 1];
-        else if (n == 3) out += std::string_view(kMonths[c.month - 1]).substr(0, 3);
-        else pad(c.month, n);
+        if (n >= 4)
+          out += kMonths[c.month - 1];
+        else if (n == 3)
+          out += std::string_view(kMonths[c.month - 1]).substr(0, 3);
+        else
+          pad(c.month, n);
         break;
       case 'd':
         if (n >= 3) {
@@ -357,10 +367,18 @@ std::string format(const DateTime& t, std::string_view f) {
           pad(c.day, n);
         }
         break;
-      case 'H': pad(c.hour, std::min<std::size_t>(n, 2)); break;
-      case 'h': pad(c.hour % 12 == 0 ? 12 : c.hour % 12, std::min<std::size_t>(n, 2)); break;
-      case 'm': pad(c.minute, std::min<std::size_t>(n, 2)); break;
-      case 's': pad(c.second, std::min<std::size_t>(n, 2)); break;
+      case 'H':
+        pad(c.hour, std::min<std::size_t>(n, 2));
+        break;
+      case 'h':
+        pad(c.hour % 12 == 0 ? 12 : c.hour % 12, std::min<std::size_t>(n, 2));
+        break;
+      case 'm':
+        pad(c.minute, std::min<std::size_t>(n, 2));
+        break;
+      case 's':
+        pad(c.second, std::min<std::size_t>(n, 2));
+        break;
       case 'f':
       case 'F': {
         std::size_t w = std::min<std::size_t>(n, 7);
@@ -375,13 +393,20 @@ std::string format(const DateTime& t, std::string_view f) {
         out += digits_s;
         break;
       }
-      case 't': out += n == 1 ? (c.hour < 12 ? "A" : "P") : (c.hour < 12 ? "AM" : "PM"); break;
-      case 'z':
-        if (n == 1) out += "+0";
-        else if (n == 2) out += "+00";
-        else out += "+00:00";
+      case 't':
+        out += n == 1 ? (c.hour < 12 ? "A" : "P") : (c.hour < 12 ? "AM" : "PM");
         break;
-      case 'K': out += t.has_offset ? "Z" : ""; break;
+      case 'z':
+        if (n == 1)
+          out += "+0";
+        else if (n == 2)
+          out += "+00";
+        else
+          out += "+00:00";
+        break;
+      case 'K':
+        out += t.has_offset ? "Z" : "";
+        break;
       case '\'':
       case '"': {
         auto end = f.find(ch, k + 1);
@@ -394,8 +419,11 @@ std::string format(const DateTime& t, std::string_view f) {
         if (k + 1 < f.size()) out += f[k + 1];
         k += 2;
         continue;
-      case '%': k += 1; continue;
-      default: out.append(n, ch);
+      case '%':
+        k += 1;
+        continue;
+      default:
+        out.append(n, ch);
     }
     k += n;
   }
@@ -412,8 +440,8 @@ std::string format_iso(const DateTime& t) {
                   c.second);
     return buf;
   }
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%07ld", c.year, c.month, c.day, c.hour, c.minute,
-                c.second, static_cast<long>(c.fraction));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%07ld", c.year, c.month, c.day, c.hour,
+                c.minute, c.second, static_cast<long>(c.fraction));
   std::string s = buf;
   while (s.back() == '0') s.pop_back();
   return s + "Z";
@@ -468,8 +496,10 @@ std::optional<std::int64_t> diff(std::string_view interval, const DateTime& a, c
   // 1970-01-01 was a Thursday: day + 4 counts from the Sunday before it, so
   // this counts the Sundays crossed, as Visual Basic's DateDiff("ww") does.
   if (interval == "ww") return floor_div(db + 4, 7) - floor_div(da + 4, 7);
-  if (interval == "h") return floor_div(b.ticks, 3600 * kTicksPerSecond) - floor_div(a.ticks, 3600 * kTicksPerSecond);
-  if (interval == "n") return floor_div(b.ticks, 60 * kTicksPerSecond) - floor_div(a.ticks, 60 * kTicksPerSecond);
+  if (interval == "h")
+    return floor_div(b.ticks, 3600 * kTicksPerSecond) - floor_div(a.ticks, 3600 * kTicksPerSecond);
+  if (interval == "n")
+    return floor_div(b.ticks, 60 * kTicksPerSecond) - floor_div(a.ticks, 60 * kTicksPerSecond);
   if (interval == "s") return floor_div(b.ticks, kTicksPerSecond) - floor_div(a.ticks, kTicksPerSecond);
   return std::nullopt;
 }

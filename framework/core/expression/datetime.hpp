@@ -21,8 +21,8 @@ inline constexpr std::int64_t kTicksPerDay = 86'400 * kTicksPerSecond;
 inline constexpr std::int64_t kFileTimeEpochOffset = 116'444'736'000'000'000;
 
 struct DateTime {
-  std::int64_t ticks = 0;  ///< UTC, 100 ns since 1970-01-01T00:00:00Z
-  bool has_offset = false; ///< the input named its offset (Z, +hh:mm)
+  std::int64_t ticks = 0;   ///< UTC, 100 ns since 1970-01-01T00:00:00Z
+  bool has_offset = false;  ///< the input named its offset (Z, +hh:mm)
 };
 
 struct Civil {

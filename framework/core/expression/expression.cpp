@@ -6,16 +6,16 @@
 // instead of copying them, so a function only allocates for its own result.
 #include "expression/expression.hpp"
 
-#include "expression/attribute_ref.hpp"
-#include "expression/datetime.hpp"
-#include "expression/text.hpp"
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <random>
+
+#include "expression/attribute_ref.hpp"
+#include "expression/datetime.hpp"
+#include "expression/text.hpp"
 
 namespace dirsync::expr {
 
@@ -163,7 +163,8 @@ Value map_text(const Value& v, F f) {
     List out;
     out.reserve(v.as_list().size());
     std::string scratch;
-    for (const Value& item : v.as_list()) out.emplace_back(item.is_null() ? Value() : Value(f(str(item, scratch))));
+    for (const Value& item : v.as_list())
+      out.emplace_back(item.is_null() ? Value() : Value(f(str(item, scratch))));
     return out;
   }
   std::string scratch;
@@ -288,9 +289,11 @@ void fn_date_add(Ctx& c, const Node& n, Res& out) {
   Res interval = arg(c, n, 0), amount = arg(c, n, 1), date = arg(c, n, 2);
   if (date->is_empty() || amount->is_null()) return out.set(Value());
   std::string s;
-  auto r = dt::add(str(interval.get(), s), need_int(n, amount.get(), "value"), need_date(n, date.get(), "dateTime"));
+  auto r = dt::add(str(interval.get(), s), need_int(n, amount.get(), "value"),
+                   need_date(n, date.get(), "dateTime"));
   if (!r) {
-    if (!dt::add(s, 0, dt::DateTime{})) fail(n, "unknown interval " + quote(interval.get()) + " (expected " + kIntervals + ")");
+    if (!dt::add(s, 0, dt::DateTime{}))
+      fail(n, "unknown interval " + quote(interval.get()) + " (expected " + kIntervals + ")");
     fail(n, "the result is outside years 1 to 9999");
   }
   out.set(dt::format_entra(*r));
@@ -533,7 +536,8 @@ void fn_random_string(Ctx& c, const Node& n, Res& out) {
     if (v[k + 1] > 0 && sets[k].empty()) fail(n, "CharactersToAvoid excludes every candidate character");
     for (std::int64_t i = 0; i < v[k + 1]; ++i) r += sets[k][rng() % sets[k].size()];
   }
-  if (static_cast<std::int64_t>(r.size()) < v[0] && all.empty()) fail(n, "CharactersToAvoid excludes every character");
+  if (static_cast<std::int64_t>(r.size()) < v[0] && all.empty())
+    fail(n, "CharactersToAvoid excludes every character");
   while (static_cast<std::int64_t>(r.size()) < v[0]) r += all[rng() % all.size()];
   std::shuffle(r.begin(), r.end(), rng);
   out.set(std::move(r));
@@ -627,11 +631,17 @@ void check_replace(Node& n) {
   bool old = present(n, 1), pattern = present(n, 2), group = present(n, 3), repl = present(n, 4),
        attr = present(n, 5), tmpl = present(n, 6);
   if (pattern) {
-    if (group && attr) n.mode = kRegexAttribute;
-    else if (group && repl) n.mode = kRegexGroup;
-    else if (group) throw ParseError(n.args[3].offset, "Replace with regexGroupName needs replacementValue or replacementAttributeName");
-    else if (repl) n.mode = kRegex;
-    else throw ParseError(n.args[2].offset, "Replace with regexPattern needs replacementValue");
+    if (group && attr)
+      n.mode = kRegexAttribute;
+    else if (group && repl)
+      n.mode = kRegexGroup;
+    else if (group)
+      throw ParseError(n.args[3].offset,
+                       "Replace with regexGroupName needs replacementValue or replacementAttributeName");
+    else if (repl)
+      n.mode = kRegex;
+    else
+      throw ParseError(n.args[2].offset, "Replace with regexPattern needs replacementValue");
     const Node& p = n.args[2];
     if (p.kind == NodeKind::literal) {
       try {
@@ -642,13 +652,17 @@ void check_replace(Node& n) {
       if (group && n.args[3].kind == NodeKind::literal) {
         n.group = n.regex->group_number(n.args[3].literal.to_string());
         if (n.group < 0)
-          throw ParseError(n.args[3].offset, "the regular expression has no group named " + quote(n.args[3].literal));
+          throw ParseError(n.args[3].offset,
+                           "the regular expression has no group named " + quote(n.args[3].literal));
       }
     }
   } else if (old) {
-    if (tmpl) n.mode = kTemplate;
-    else if (repl) n.mode = kOldValue;
-    else throw ParseError(n.args[1].offset, "Replace with oldValue needs replacementValue or template");
+    if (tmpl)
+      n.mode = kTemplate;
+    else if (repl)
+      n.mode = kOldValue;
+    else
+      throw ParseError(n.args[1].offset, "Replace with oldValue needs replacementValue or template");
   } else {
     throw ParseError(n.offset, "Replace needs oldValue or regexPattern");
   }
@@ -717,8 +731,10 @@ void fn_switch(Ctx& c, const Node& n, Res& out) {
 
 void check_switch(Node& n) {
   if (n.args.size() % 2 != 0)
-    throw ParseError(n.offset, "function 'Switch' expects an even number of arguments (source, defaultValue, then key, value pairs), got " +
-                                   std::to_string(n.args.size()));
+    throw ParseError(n.offset,
+                     "function 'Switch' expects an even number of arguments (source, defaultValue, then key, "
+                     "value pairs), got " +
+                         std::to_string(n.args.size()));
 }
 
 template <bool Upper>
@@ -752,8 +768,10 @@ void fn_word(Ctx& c, const Node& n, Res& out) {
   for (std::size_t i = 0; i <= v.size();) {
     std::size_t at = i;
     bool sep = true;
-    if (i < v.size()) sep = seps.find(text::next_code_point(v, i)) != std::u32string::npos;
-    else ++i;
+    if (i < v.size())
+      sep = seps.find(text::next_code_point(v, i)) != std::u32string::npos;
+    else
+      ++i;
     if (!sep && !in_word) in_word = true, begin = at;
     if (sep && in_word) {
       in_word = false;
@@ -823,14 +841,20 @@ int compare_values(const Value& a, const Value& b) {
 
 void eval(Ctx& ctx, const Node& n, Res& out) {
   switch (n.kind) {
-    case NodeKind::empty: out.borrow(&kNull); return;
-    case NodeKind::literal: out.borrow(&n.literal); return;
+    case NodeKind::empty:
+      out.borrow(&kNull);
+      return;
+    case NodeKind::literal:
+      out.borrow(&n.literal);
+      return;
     case NodeKind::attribute: {
       const Value* v = n.attribute.find(ctx.attrs);
       out.borrow(v ? v : &kNull);
       return;
     }
-    case NodeKind::call: n.fn->impl(ctx, n, out); return;
+    case NodeKind::call:
+      n.fn->impl(ctx, n, out);
+      return;
     case NodeKind::compare: {
       Res a, b;
       eval(ctx, n.args[0], a);
@@ -840,12 +864,24 @@ void eval(Ctx& ctx, const Node& n, Res& out) {
       int r = compare_values(a.get(), b.get());
       bool v = false;
       switch (n.op) {
-        case CmpOp::eq: v = r == 0; break;
-        case CmpOp::ne: v = r != 0; break;
-        case CmpOp::lt: v = r < 0; break;
-        case CmpOp::le: v = r <= 0; break;
-        case CmpOp::gt: v = r > 0; break;
-        case CmpOp::ge: v = r >= 0; break;
+        case CmpOp::eq:
+          v = r == 0;
+          break;
+        case CmpOp::ne:
+          v = r != 0;
+          break;
+        case CmpOp::lt:
+          v = r < 0;
+          break;
+        case CmpOp::le:
+          v = r <= 0;
+          break;
+        case CmpOp::gt:
+          v = r > 0;
+          break;
+        case CmpOp::ge:
+          v = r >= 0;
+          break;
       }
       out.set(v);
       return;
@@ -899,13 +935,20 @@ class Parser {
     CmpOp op;
     char c = s_[i_];
     char d = i_ + 1 < s_.size() ? s_[i_ + 1] : '\0';
-    if (c == '=') op = CmpOp::eq, i_ += 1;
-    else if (c == '<' && d == '>') op = CmpOp::ne, i_ += 2;
-    else if (c == '<' && d == '=') op = CmpOp::le, i_ += 2;
-    else if (c == '>' && d == '=') op = CmpOp::ge, i_ += 2;
-    else if (c == '<') op = CmpOp::lt, i_ += 1;
-    else if (c == '>') op = CmpOp::gt, i_ += 1;
-    else return lhs;
+    if (c == '=')
+      op = CmpOp::eq, i_ += 1;
+    else if (c == '<' && d == '>')
+      op = CmpOp::ne, i_ += 2;
+    else if (c == '<' && d == '=')
+      op = CmpOp::le, i_ += 2;
+    else if (c == '>' && d == '=')
+      op = CmpOp::ge, i_ += 2;
+    else if (c == '<')
+      op = CmpOp::lt, i_ += 1;
+    else if (c == '>')
+      op = CmpOp::gt, i_ += 1;
+    else
+      return lhs;
     Node cmp;
     cmp.kind = NodeKind::compare;
     cmp.op = op;
@@ -917,9 +960,12 @@ class Parser {
   }
 
   Node parse_operand(int depth) {
-    if (depth > kMaxDepth) throw ParseError(i_, "expression nests deeper than " + std::to_string(kMaxDepth) + " levels");
+    if (depth > kMaxDepth)
+      throw ParseError(i_, "expression nests deeper than " + std::to_string(kMaxDepth) + " levels");
     skip_ws();
-    if (i_ >= s_.size()) throw ParseError(i_, "unexpected end of expression; expected an attribute, a string or a function call");
+    if (i_ >= s_.size())
+      throw ParseError(i_,
+                       "unexpected end of expression; expected an attribute, a string or a function call");
     Node n;
     n.offset = i_;
     char c = s_[i_];
@@ -927,9 +973,11 @@ class Parser {
       auto end = s_.find(']', i_ + 1);
       // Attribute names never contain '[': one before the ']' means this
       // bracket was left open, which is the error worth pointing at.
-      if (end != std::string_view::npos && s_.substr(i_ + 1, end - i_ - 1).find('[') != std::string_view::npos)
+      if (end != std::string_view::npos &&
+          s_.substr(i_ + 1, end - i_ - 1).find('[') != std::string_view::npos)
         end = std::string_view::npos;
-      if (end == std::string_view::npos) throw ParseError(i_, "unclosed '[' (missing ']' after the attribute name)");
+      if (end == std::string_view::npos)
+        throw ParseError(i_, "unclosed '[' (missing ']' after the attribute name)");
       std::string_view name = trim(s_.substr(i_ + 1, end - i_ - 1));
       if (name.empty()) throw ParseError(i_, "empty attribute name");
       n.kind = NodeKind::attribute;
@@ -957,7 +1005,8 @@ class Parser {
       i_ = j + 1;
       return n;
     }
-    if ((c >= '0' && c <= '9') || (c == '-' && i_ + 1 < s_.size() && s_[i_ + 1] >= '0' && s_[i_ + 1] <= '9')) {
+    if ((c >= '0' && c <= '9') ||
+        (c == '-' && i_ + 1 < s_.size() && s_[i_ + 1] >= '0' && s_[i_ + 1] <= '9')) {
       std::size_t j = i_ + 1;
       while (j < s_.size() && s_[j] >= '0' && s_[j] <= '9') ++j;
       std::int64_t v = 0;
@@ -1011,8 +1060,8 @@ class Parser {
       std::vector<std::string_view> names = Expression::function_names();
       if (!call) names.insert(names.end(), std::begin(kConstants), std::end(kConstants));
       std::string hint = text::did_you_mean(name, names);
-      throw ParseError(i_, std::string(call ? "unknown function '" : "unknown name '") + std::string(name) + "'" +
-                               (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      throw ParseError(i_, std::string(call ? "unknown function '" : "unknown name '") + std::string(name) +
+                               "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
     }
     if (!call) throw ParseError(j, "expected '(' after function name '" + std::string(name) + "'");
     n.kind = NodeKind::call;
@@ -1026,7 +1075,8 @@ class Parser {
     } else {
       for (;;) {
         skip_ws();
-        if (i_ >= s_.size()) throw ParseError(open, "unclosed '(' of '" + std::string(name) + "' (missing ')')");
+        if (i_ >= s_.size())
+          throw ParseError(open, "unclosed '(' of '" + std::string(name) + "' (missing ')')");
         if (s_[i_] == ',' || s_[i_] == ')') {
           Node empty;
           empty.offset = i_;
@@ -1035,7 +1085,8 @@ class Parser {
           n.args.push_back(parse_expr(depth + 1));
         }
         skip_ws();
-        if (i_ >= s_.size()) throw ParseError(open, "unclosed '(' of '" + std::string(name) + "' (missing ')')");
+        if (i_ >= s_.size())
+          throw ParseError(open, "unclosed '(' of '" + std::string(name) + "' (missing ')')");
         if (s_[i_] == ',') {
           ++i_;
           continue;
@@ -1044,16 +1095,21 @@ class Parser {
           ++i_;
           break;
         }
-        throw ParseError(i_, "expected ',' or ')' in the arguments of '" + std::string(name) + "', found " + describe());
+        throw ParseError(
+            i_, "expected ',' or ')' in the arguments of '" + std::string(name) + "', found " + describe());
       }
     }
     int count = static_cast<int>(n.args.size());
     if (count < fn->min_args || (fn->max_args >= 0 && count > fn->max_args)) {
       std::string expected;
-      if (fn->max_args == fn->min_args) expected = std::to_string(fn->min_args);
-      else if (fn->max_args < 0) expected = "at least " + std::to_string(fn->min_args);
-      else if (fn->max_args == fn->min_args + 1) expected = std::to_string(fn->min_args) + " or " + std::to_string(fn->max_args);
-      else expected = std::to_string(fn->min_args) + " to " + std::to_string(fn->max_args);
+      if (fn->max_args == fn->min_args)
+        expected = std::to_string(fn->min_args);
+      else if (fn->max_args < 0)
+        expected = "at least " + std::to_string(fn->min_args);
+      else if (fn->max_args == fn->min_args + 1)
+        expected = std::to_string(fn->min_args) + " or " + std::to_string(fn->max_args);
+      else
+        expected = std::to_string(fn->min_args) + " to " + std::to_string(fn->max_args);
       bool one = expected == "1" || expected == "at least 1";
       throw ParseError(n.offset, "function '" + std::string(name) + "' expects " + expected +
                                      (one ? " argument" : " arguments") + ", got " + std::to_string(count));
@@ -1101,8 +1157,10 @@ std::optional<Value> Expression::evaluate(const Object& attributes, const EvalHo
   eval(ctx, *root_, r);
   if (ctx.ignore) return std::nullopt;
   std::optional<Value> out;
-  if (r.borrowed()) out.emplace(r.get());
-  else out.emplace(std::move(r).take());
+  if (r.borrowed())
+    out.emplace(r.get());
+  else
+    out.emplace(std::move(r).take());
   return out;
 }
 
@@ -1121,8 +1179,8 @@ void Expression::check_attributes(const std::vector<std::string>& known) const {
       continue;
     std::vector<std::string_view> names(known.begin(), known.end());
     std::string hint = text::did_you_mean(path, names);
-    throw ParseError((*attribute_offsets_)[i],
-                     "unknown attribute '" + path + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    throw ParseError((*attribute_offsets_)[i], "unknown attribute '" + path + "'" +
+                                                   (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
   }
 }
 

@@ -4,7 +4,6 @@
 
 #include <dirsync/error.hpp>
 #include <dirsync/value.hpp>
-
 #include <functional>
 #include <memory>
 #include <optional>

@@ -99,8 +99,8 @@ char32_t upper(char32_t c) {
 bool is_letter_or_digit(char32_t c) {
   if (c < 0x80) return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   if (c < 0xC0 || c == 0xD7 || c == 0xF7) return false;  // Latin-1 punctuation and symbols
-  if (c >= 0x2000 && c <= 0x2BFF) return false;           // punctuation, symbols, arrows
-  if (c >= 0x3000 && c <= 0x303F) return false;           // CJK punctuation
+  if (c >= 0x2000 && c <= 0x2BFF) return false;          // punctuation, symbols, arrows
+  if (c >= 0x3000 && c <= 0x303F) return false;          // CJK punctuation
   return true;
 }
 
@@ -113,8 +113,10 @@ void map_case_into(std::string& out, std::string_view s, F f) {
     auto b = static_cast<unsigned char>(s[i]);
     if (b < 0x80) {  // ASCII fast path: most directory data
       char32_t r = f(b);
-      if (r < 0x80) out.push_back(static_cast<char>(r));
-      else append_utf8(out, r);  // Turkic dotted/dotless i
+      if (r < 0x80)
+        out.push_back(static_cast<char>(r));
+      else
+        append_utf8(out, r);  // Turkic dotted/dotless i
       ++i;
       continue;
     }
@@ -135,7 +137,8 @@ void to_lower_into(std::string& out, std::string_view s) {
 }
 
 std::string to_lower(std::string_view s, bool turkic) {
-  if (turkic) return map_case(s, [](char32_t c) -> char32_t { return c == 'I' ? 0x131 : c == 0x130 ? 'i' : lower(c); });
+  if (turkic)
+    return map_case(s, [](char32_t c) -> char32_t { return c == 'I' ? 0x131 : c == 0x130 ? 'i' : lower(c); });
   return map_case(s, [](char32_t c) { return lower(c); });
 }
 
@@ -193,9 +196,32 @@ constexpr Fold kFolds[] = {
 
 // Latin Extended-A comes in upper/lower pairs; one base letter per pair.
 constexpr char kExtA[] =  // U+0100..U+017F; '.' = see kFolds
-    "AaAaAa" "CcCcCcCc" "DdDd" "EeEeEeEeEe" "GgGgGgGg" "HhHh" "IiIiIiIi" "Ii" ".." "Jj" "Kk" "k"
-    "LlLlLlLlLlNnNnNn" "n" "Nn" "OoOoOo" ".." "RrRrRr" "SsSsSsSs" "TtTtTt" "UuUuUuUuUuUu" "Ww" "Yy" "Y"
-    "ZzZzZz" "s";
+    "AaAaAa"
+    "CcCcCcCc"
+    "DdDd"
+    "EeEeEeEeEe"
+    "GgGgGgGg"
+    "HhHh"
+    "IiIiIiIi"
+    "Ii"
+    ".."
+    "Jj"
+    "Kk"
+    "k"
+    "LlLlLlLlLlNnNnNn"
+    "n"
+    "Nn"
+    "OoOoOo"
+    ".."
+    "RrRrRr"
+    "SsSsSsSs"
+    "TtTtTt"
+    "UuUuUuUuUuUu"
+    "Ww"
+    "Yy"
+    "Y"
+    "ZzZzZz"
+    "s";
 static_assert(sizeof(kExtA) == 0x80 + 1);
 }  // namespace
 
@@ -328,8 +354,10 @@ Regex compile_regex(std::string_view p, bool ignore_case) {
       std::size_t j = i + 1;
       long count = 0;
       while (j < p.size() && ((p[j] >= '0' && p[j] <= '9') || p[j] == ',')) {
-        if (p[j] != ',') count = std::min<long>(count * 10 + (p[j] - '0'), 100000);
-        else count = 0;
+        if (p[j] != ',')
+          count = std::min<long>(count * 10 + (p[j] - '0'), 100000);
+        else
+          count = 0;
         if (count > 1000) throw std::invalid_argument("repetition count above 1000");
         ++j;
       }
@@ -384,10 +412,15 @@ Regex compile_regex(std::string_view p, bool ignore_case) {
           throw std::invalid_argument("look-behind assertions are not supported");
         std::size_t start = 0;
         char close = 0;
-        if (rest.starts_with("<")) start = 1, close = '>';
-        else if (rest.starts_with("'")) start = 1, close = '\'';
-        else if (rest.starts_with("P<")) start = 2, close = '>';
-        if (!close) throw std::invalid_argument("unsupported group construct '(?" + std::string(rest.substr(0, 1)) + "'");
+        if (rest.starts_with("<"))
+          start = 1, close = '>';
+        else if (rest.starts_with("'"))
+          start = 1, close = '\'';
+        else if (rest.starts_with("P<"))
+          start = 2, close = '>';
+        if (!close)
+          throw std::invalid_argument("unsupported group construct '(?" + std::string(rest.substr(0, 1)) +
+                                      "'");
         auto end = rest.find(close, start);
         if (end == std::string_view::npos) throw std::invalid_argument("unterminated group name");
         std::string name(rest.substr(start, end - start));

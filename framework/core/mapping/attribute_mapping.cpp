@@ -1,11 +1,11 @@
 #include "mapping/attribute_mapping.hpp"
 
-#include "expression/datetime.hpp"
-#include "expression/text.hpp"
-
 #include <charconv>
 #include <optional>
 #include <stdexcept>
+
+#include "expression/datetime.hpp"
+#include "expression/text.hpp"
 
 namespace dirsync::mapping {
 
@@ -30,15 +30,21 @@ Object Mapper::map(const Object& source, bool creating, const expr::EvalHooks* h
       std::optional<Value> result;
       switch (m.kind) {
         case Kind::direct:
-          if (const Value* v = sources_[i].find(source)) result.emplace(*v);
-          else result.emplace();
+          if (const Value* v = sources_[i].find(source))
+            result.emplace(*v);
+          else
+            result.emplace();
           break;
-        case Kind::constant: result.emplace(m.constant); break;
+        case Kind::constant:
+          result.emplace(m.constant);
+          break;
         case Kind::expression:
           result = m.expression->evaluate(source, hooks);
           if (!result) continue;  // IgnoreFlowIfNullOrEmpty: the attribute is not written at all
           break;
-        case Kind::none: result.emplace(); break;
+        case Kind::none:
+          result.emplace();
+          break;
       }
       // Entra's "default value if null": with default_if_null only when
       // creating, so an update never overwrites a value set in the target.
@@ -97,7 +103,8 @@ std::string shown(const Value& v) { return v.is_string() ? "'" + v.as_string() +
 
 Value to_boolean(const Value& value) {
   if (value.is_bool()) return value;
-  if (value.is_integer() && (value.as_integer() == 0 || value.as_integer() == 1)) return Value(value.as_integer() == 1);
+  if (value.is_integer() && (value.as_integer() == 0 || value.as_integer() == 1))
+    return Value(value.as_integer() == 1);
   if (value.is_string()) {
     std::string s = expr::text::to_lower(trimmed(value.as_string()));
     if (s == "true" || s == "1" || s == "yes") return Value(true);
@@ -128,7 +135,8 @@ Value to_datetime(const Value& value) {
   if (value.is_string()) {
     if (auto t = expr::dt::parse(value.as_string())) return Value(expr::dt::format_iso(*t));
   }
-  throw Error(ErrorKind::input, "cannot convert " + shown(value) + " to date-time (expected ISO 8601, such as 2024-05-01T12:00:00Z)");
+  throw Error(ErrorKind::input, "cannot convert " + shown(value) +
+                                    " to date-time (expected ISO 8601, such as 2024-05-01T12:00:00Z)");
 }
 
 // A reference is the id of another object: Graph sends the manager as an
@@ -137,7 +145,8 @@ Value to_reference(const Value& value) {
   if (value.is_object()) {
     for (const char* key : {"id", "value"})
       if (const Value* id = value.as_object().find(key); id && !id->is_empty()) return Value(id->to_string());
-    throw Error(ErrorKind::input, "cannot use " + to_json(value) + " as a reference (it has no 'id' or 'value')");
+    throw Error(ErrorKind::input,
+                "cannot use " + to_json(value) + " as a reference (it has no 'id' or 'value')");
   }
   if (value.is_list()) {
     List ids;
@@ -152,14 +161,23 @@ Value to_reference(const Value& value) {
 void convert_in_place(Value& value, TargetType type) {
   if (value.is_null()) return;
   switch (type) {
-    case TargetType::any: return;
+    case TargetType::any:
+      return;
     case TargetType::string:
       if (!value.is_string()) value = Value(value.to_string());
       return;
-    case TargetType::boolean: value = to_boolean(value); return;
-    case TargetType::integer: value = to_integer(value); return;
-    case TargetType::datetime: value = to_datetime(value); return;
-    case TargetType::reference: value = to_reference(value); return;
+    case TargetType::boolean:
+      value = to_boolean(value);
+      return;
+    case TargetType::integer:
+      value = to_integer(value);
+      return;
+    case TargetType::datetime:
+      value = to_datetime(value);
+      return;
+    case TargetType::reference:
+      value = to_reference(value);
+      return;
     case TargetType::list:
       if (!value.is_list()) value = Value(List{std::move(value)});
       return;
@@ -188,13 +206,20 @@ TargetType target_type_from_string(std::string_view t) {
 
 std::string_view to_string(TargetType type) {
   switch (type) {
-    case TargetType::string: return "string";
-    case TargetType::boolean: return "boolean";
-    case TargetType::integer: return "integer";
-    case TargetType::datetime: return "date-time";
-    case TargetType::list: return "list";
-    case TargetType::reference: return "reference";
-    case TargetType::any: return "any";
+    case TargetType::string:
+      return "string";
+    case TargetType::boolean:
+      return "boolean";
+    case TargetType::integer:
+      return "integer";
+    case TargetType::datetime:
+      return "date-time";
+    case TargetType::list:
+      return "list";
+    case TargetType::reference:
+      return "reference";
+    case TargetType::any:
+      return "any";
   }
   return "?";
 }

@@ -2,15 +2,14 @@
 // object (Entra's "direct", "constant", "expression" and "none" types).
 #pragma once
 
-#include "expression/attribute_ref.hpp"
-#include "expression/expression.hpp"
-
 #include <dirsync/plugin.hpp>
 #include <dirsync/value.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "expression/attribute_ref.hpp"
+#include "expression/expression.hpp"
 
 namespace dirsync::mapping {
 
@@ -20,11 +19,11 @@ enum class Apply : std::uint8_t { always, on_create };
 struct AttributeMapping {
   std::string target;
   Kind kind = Kind::direct;
-  std::string source;                         ///< direct: source attribute path
-  Value constant;                             ///< constant
-  std::optional<expr::Expression> expression; ///< expression
-  Value default_value;                        ///< used when the result is null
-  bool default_if_null = false;               ///< default applies on creation only
+  std::string source;                          ///< direct: source attribute path
+  Value constant;                              ///< constant
+  std::optional<expr::Expression> expression;  ///< expression
+  Value default_value;                         ///< used when the result is null
+  bool default_if_null = false;                ///< default applies on creation only
   Apply apply = Apply::always;
   TargetType type = TargetType::any;
 };

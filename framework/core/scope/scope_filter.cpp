@@ -9,9 +9,6 @@
 // negation of their positive form over the same values and quantifier.
 #include "scope/scope_filter.hpp"
 
-#include "expression/attribute_ref.hpp"
-#include "expression/text.hpp"
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -19,13 +16,30 @@
 #include <cstring>
 #include <optional>
 
+#include "expression/attribute_ref.hpp"
+#include "expression/text.hpp"
+
 namespace dirsync::scope {
 
 namespace {
 
 enum class Op : std::uint8_t {
-  bit_and, ends_with, starts_with, equals, greater, greater_or_equal, less, less_or_equal, includes,
-  is_true, is_false, is_null, is_not_null, regex_match, member_of, org_unit,
+  bit_and,
+  ends_with,
+  starts_with,
+  equals,
+  greater,
+  greater_or_equal,
+  less,
+  less_or_equal,
+  includes,
+  is_true,
+  is_false,
+  is_null,
+  is_not_null,
+  regex_match,
+  member_of,
+  org_unit,
 };
 
 struct OperatorName {
@@ -96,7 +110,7 @@ std::optional<double> parse_number(std::string_view s) {
 }
 
 struct Operand {
-  std::string text;    // as written, or case-folded when the clause ignores case
+  std::string text;  // as written, or case-folded when the clause ignores case
   std::optional<std::int64_t> integer;
   std::optional<double> number;
   std::shared_ptr<const expr::text::Regex> regex;
@@ -152,14 +166,22 @@ bool CompiledClause::scalar_matches(const Value& v) const {
     switch (op) {
       case Op::bit_and: {
         auto a = v.is_integer() ? std::optional<std::int64_t>(v.as_integer()) : parse_int(s);
-        hit = a && o.integer ? (*a & *o.integer) != 0 : std::string_view(o.text).find(s) != std::string_view::npos;
+        hit = a && o.integer ? (*a & *o.integer) != 0
+                             : std::string_view(o.text).find(s) != std::string_view::npos;
         break;
       }
-      case Op::ends_with: hit = s.ends_with(o.text); break;
-      case Op::starts_with: hit = s.starts_with(o.text); break;
-      case Op::includes: hit = s.find(o.text) != std::string_view::npos; break;
+      case Op::ends_with:
+        hit = s.ends_with(o.text);
+        break;
+      case Op::starts_with:
+        hit = s.starts_with(o.text);
+        break;
+      case Op::includes:
+        hit = s.find(o.text) != std::string_view::npos;
+        break;
       case Op::equals:
-        hit = s == o.text || (v.is_bool() && expr::text::equals_ignore_case(s, o.text)) || (o.number && v.is_number() && v.as_number() == *o.number) ||
+        hit = s == o.text || (v.is_bool() && expr::text::equals_ignore_case(s, o.text)) ||
+              (o.number && v.is_number() && v.as_number() == *o.number) ||
               (o.integer && v.is_integer() && v.as_integer() == *o.integer);
         break;
       case Op::greater:
@@ -167,7 +189,7 @@ bool CompiledClause::scalar_matches(const Value& v) const {
       case Op::less:
       case Op::less_or_equal: {
         int cmp;
-        auto n = v.is_integer() ? std::optional<double>(static_cast<double>(v.as_integer()))
+        auto n = v.is_integer()  ? std::optional<double>(static_cast<double>(v.as_integer()))
                  : v.is_number() ? std::optional<double>(v.as_number())
                                  : parse_number(s);
         if (n && o.number) {
@@ -176,7 +198,10 @@ bool CompiledClause::scalar_matches(const Value& v) const {
           int c = s.compare(o.text);  // ordinal: ISO dates and fixed-width codes order correctly
           cmp = c < 0 ? -1 : c > 0 ? 1 : 0;
         }
-        hit = op == Op::greater ? cmp > 0 : op == Op::greater_or_equal ? cmp >= 0 : op == Op::less ? cmp < 0 : cmp <= 0;
+        hit = op == Op::greater            ? cmp > 0
+              : op == Op::greater_or_equal ? cmp >= 0
+              : op == Op::less             ? cmp < 0
+                                           : cmp <= 0;
         break;
       }
       case Op::regex_match: {
@@ -192,17 +217,20 @@ bool CompiledClause::scalar_matches(const Value& v) const {
         }
         break;
       }
-      default: break;
+      default:
+        break;
     }
     if (hit) return true;
   }
   return false;
 }
 
-bool CompiledClause::matches(const Object& attributes, std::string_view object_id, const Membership* membership) const {
+bool CompiledClause::matches(const Object& attributes, std::string_view object_id,
+                             const Membership* membership) const {
   if (op == Op::member_of) {
     if (!membership)
-      throw Error(ErrorKind::config, "a member_of scoping clause needs group membership, which this source does not provide");
+      throw Error(ErrorKind::config,
+                  "a member_of scoping clause needs group membership, which this source does not provide");
     for (const Operand& o : values)
       if (membership->is_member(object_id, o.text, transitive)) return true;
     return false;
@@ -210,7 +238,8 @@ bool CompiledClause::matches(const Object& attributes, std::string_view object_i
   const Value* v = attribute.find(attributes);
   if (op == Op::is_null) return !v || v->is_empty();
   if (op == Op::is_not_null) return v && !v->is_empty();
-  if (!v || v->is_empty()) return false;  // Entra: null or empty makes the clause false, negated ones included
+  if (!v || v->is_empty())
+    return false;  // Entra: null or empty makes the clause false, negated ones included
   bool positive;
   if (v->is_list()) {
     const List& l = v->as_list();
@@ -252,20 +281,24 @@ ScopeFilter ScopeFilter::compile(const std::vector<std::vector<Clause>>& filters
         std::vector<std::string_view> names;
         for (const OperatorName& o : kOperators) names.emplace_back(o.display);
         std::string hint = expr::text::did_you_mean(norm, names);
-        throw ClauseError(i, j, "operator",
-                          "unknown operator '" + c.op + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+        throw ClauseError(
+            i, j, "operator",
+            "unknown operator '" + c.op + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
       }
       cc->op = found->op;
       cc->negated = found->negated;
       std::string q = expr::text::to_lower(c.quantifier);
-      if (q == "all") cc->all = true;
-      else if (q == "transitive" && cc->op == Op::member_of) cc->transitive = true;
+      if (q == "all")
+        cc->all = true;
+      else if (q == "transitive" && cc->op == Op::member_of)
+        cc->transitive = true;
       else if (!(q.empty() || q == "any" || (q == "direct" && cc->op == Op::member_of)))
         throw ClauseError(i, j, "quantifier",
                           "unknown quantifier '" + c.quantifier + "' (expected " +
                               (cc->op == Op::member_of ? "direct or transitive" : "any or all") + ")");
       cc->transitive = cc->transitive || c.transitive;
-      if (cc->op == Op::org_unit && c.attribute.empty()) cc->clause.attribute = "orgUnitPath";  // Google's field
+      if (cc->op == Op::org_unit && c.attribute.empty())
+        cc->clause.attribute = "orgUnitPath";  // Google's field
       if (cc->op != Op::member_of && cc->clause.attribute.empty())
         throw ClauseError(i, j, "attribute", "missing attribute");
       cc->attribute = expr::AttributeRef(cc->clause.attribute);
@@ -278,7 +311,8 @@ ScopeFilter ScopeFilter::compile(const std::vector<std::vector<Clause>>& filters
         } else if (!c.value.is_null()) {
           items.push_back(&c.value);
         }
-        if (items.empty()) throw ClauseError(i, j, "value", "operator '" + std::string(found->display) + "' needs a value");
+        if (items.empty())
+          throw ClauseError(i, j, "value", "operator '" + std::string(found->display) + "' needs a value");
         for (const Value* v : items) {
           if (v->is_list() || v->is_object() || v->is_null())
             throw ClauseError(i, j, "value", "a value list may hold only strings, numbers and booleans");
@@ -306,7 +340,8 @@ ScopeFilter ScopeFilter::compile(const std::vector<std::vector<Clause>>& filters
   return f;
 }
 
-bool ScopeFilter::matches(const Object& attributes, std::string_view object_id, const Membership* membership) const {
+bool ScopeFilter::matches(const Object& attributes, std::string_view object_id,
+                          const Membership* membership) const {
   if (filters_.empty()) return true;
   for (const auto& filter : filters_) {
     bool all = true;

@@ -2,10 +2,9 @@
 // filters are ORed; a null or empty attribute makes a clause false.
 #pragma once
 
+#include <cstdint>
 #include <dirsync/error.hpp>
 #include <dirsync/value.hpp>
-
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
