@@ -229,7 +229,11 @@ bool Slapd::wait_ready() {
 }
 
 void Slapd::pause() {
-  if (running()) kill(pid_, SIGSTOP);
+  if (!running()) return;
+  kill(pid_, SIGSTOP);
+  // Signals arrive asynchronously: wait until the kernel reports it stopped.
+  int status = 0;
+  waitpid(pid_, &status, WUNTRACED);
 }
 
 void Slapd::resume() {
