@@ -515,8 +515,7 @@ std::optional<std::string> LdapSink::read_id(const std::string& dn) {
   return id;
 }
 
-void LdapSink::resolve_many(const std::vector<std::string>& ids) {
-  const bool want_uid = !uses_dn_members();
+void LdapSink::resolve_many(const std::vector<std::string>& ids, bool want_uid) {
   std::vector<std::string> todo;
   for (const auto& id : ids) {
     if (id.empty()) continue;
@@ -548,7 +547,7 @@ void LdapSink::resolve_many(const std::vector<std::string>& ids) {
 
 std::vector<std::string> LdapSink::member_values(const std::vector<std::string>& ids, bool for_removal,
                                                  std::vector<std::string>& missing) {
-  resolve_many(ids);
+  resolve_many(ids, !uses_dn_members());
   std::vector<std::string> out;
   out.reserve(ids.size());
   auto& cache = uses_dn_members() ? dn_cache_ : uid_cache_;
@@ -1023,6 +1022,19 @@ void LdapSink::apply(std::span<const Operation> ops, std::span<OpResult> results
   if (results.size() < ops.size())
     throw Error(ErrorKind::internal, "ldap sink: apply got " + std::to_string(ops.size()) + " operations but " +
                                          std::to_string(results.size()) + " result slots");
+  // One OR-search per 100 entries finds the DNs of the batch's updates,
+  // disables and deletes, instead of one search each.
+  std::vector<std::string> targets;
+  for (const auto& op : ops)
+    if (op.kind != OpKind::create && !op.target_id.empty() && !dn_cache_.count(op.target_id))
+      targets.push_back(op.target_id);
+  if (targets.size() > 1) {
+    try {
+      resolve_many(targets, false);
+    } catch (const OpFailed& e) {
+      log_->warn(std::string("ldap: prefetching DNs failed, looking them up one by one: ") + e.what());
+    }
+  }
   std::vector<Pending> inflight;
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const Operation& op = ops[i];

@@ -137,7 +137,8 @@ class LdapSink : public Sink {
     void erase(const std::string& id);
   };
   void index_written(ObjectType type, const std::string& id, const Object& attributes, bool removed);
-  void resolve_many(const std::vector<std::string>& ids);
+  /// Caches the DNs (and, with want_uid, member_uid_attribute values) of `ids`.
+  void resolve_many(const std::vector<std::string>& ids, bool want_uid);
   void modify(const std::string& dn, ModList& mods, const std::string& what, bool permissive = false);
   int modify_rc(const std::string& dn, ModList& mods, const std::string& what, bool permissive);
 
