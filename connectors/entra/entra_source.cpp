@@ -148,7 +148,8 @@ class EntraSource final : public Source {
       std::set<std::string> names;
       for (const auto& a : attributes.empty() ? defaults : attributes) {
         std::string top = a.substr(0, a.find('.'));
-        if (top.empty() || top == "id") continue;
+        // Navigation properties are read through their own endpoints, never $select.
+        if (top.empty() || top == "id" || top == "members" || top == "owners" || top == "memberOf") continue;
         // The manager is a navigation property: $expand, not $select.
         if (users && top == "manager") {
           sel.manager = true;
@@ -185,7 +186,8 @@ class EntraSource final : public Source {
 
   http::Response get(const std::string& url, const std::string& permission, bool started, bool delta = false) {
     http::Request request{"GET", url, {{"Accept", "application/json"}}, {}};
-    if (advanced_) request.headers.emplace_back("ConsistencyLevel", "eventual");
+    // Advanced queries are a list-request feature; delta requests go without.
+    if (advanced_ && !delta) request.headers.emplace_back("ConsistencyLevel", "eventual");
     if (delta) request.headers.emplace_back("Prefer", "odata.maxpagesize=" + std::to_string(page_size_));
     http::Response r;
     try {

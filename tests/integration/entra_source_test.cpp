@@ -476,3 +476,46 @@ TEST_CASE("certificate credentials send an RS256 client assertion") {
   source->read(full(false), out);
   CHECK(out.changes.size() == 2);
 }
+
+TEST_CASE("a change made while a full read runs shows up in the next delta") {
+  SimProcess sim({"--graph-users", "30", "--graph-groups", "1"});
+  Plugin p;
+  auto source = p.make(sim, {{"prefetch", false}});
+  auto user_ids = ids(sim, "users", 0, 1);
+  Collect first;
+  bool changed = false;
+  first.hook = [&](const Change&) {
+    if (!changed) {
+      changed = true;
+      sim.admin("PATCH", "/_admin/graph/users/" + user_ids[0], R"({"mail":"during@contoso.example"})");
+    }
+  };
+  ReadResult r1 = source->read(full(false), first);
+  REQUIRE(changed);
+  Collect delta;
+  ReadRequest next = incremental(r1.cursor);
+  next.groups = false;
+  source->read(next, delta);
+  REQUIRE(delta.changes.size() == 1);
+  CHECK(delta.changes[0].record.attributes.find("mail")->as_string() == "during@contoso.example");
+}
+
+TEST_CASE("the simulator serves a tenant from a JSON file") {
+  dirsync::test::TempDir dir;
+  dirsync::test::write_file(dir / "tenant.json", R"({
+    "users": [{"id": "u-1", "displayName": "Ann", "mail": "ann@x.example", "accountEnabled": true},
+              {"id": "u-2", "displayName": "Bob", "mail": null, "accountEnabled": false}],
+    "groups": [{"id": "g-1", "displayName": "Staff", "members": ["u-1", "u-2", "g-2"]},
+               {"id": "g-2", "displayName": "Inner", "members": []}]})");
+  SimProcess sim({"--graph-tenant", (dir / "tenant.json").string()});
+  Plugin p;
+  auto source = p.make(sim);
+  ReadRequest r = full();
+  r.user_attributes = {"displayName", "mail", "accountEnabled"};
+  Collect out;
+  source->read(r, out);
+  REQUIRE(out.changes.size() == 4);
+  CHECK(out.changes[0].record.id == "u-1");
+  CHECK(out.changes[1].record.attributes.find("mail")->is_null());
+  CHECK(out.changes[2].record.members == std::vector<std::string>{"u-1", "u-2", "g-2"});
+}
