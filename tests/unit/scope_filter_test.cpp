@@ -249,3 +249,15 @@ TEST_CASE("dotted attribute paths read nested and primary values") {
   CHECK_FALSE(match1(clause("organizations.department", "EQUALS", "A"), v.as_object()));
   CHECK(match1(clause("name.familyName", "IS NULL"), v.as_object()));
 }
+
+TEST_CASE("beyond Entra: NOT ENDS_WITH, NOT STARTS_WITH, NOT Includes, IsMemberOf") {
+  Object o{{"mail", "ann@contoso.com"}};
+  CHECK_FALSE(match1(clause("mail", "NOT ENDS_WITH", "@contoso.com"), o));
+  CHECK(match1(clause("mail", "NOT ENDS_WITH", List{"@fabrikam.com", "@example.com"}), o));
+  CHECK(match1(clause("mail", "not starts with", "bob"), o));
+  CHECK_FALSE(match1(clause("mail", "NOT Includes", "@"), o));
+  CHECK_FALSE(match1(clause("none", "NOT Includes", "@"), o));  // null stays false
+  Groups g;
+  g.direct.insert({"u1", "g1"});
+  CHECK(ScopeFilter::compile({{clause("", "IsMemberOf", "g1")}}).matches({}, "u1", &g));
+}

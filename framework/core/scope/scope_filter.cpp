@@ -67,7 +67,14 @@ constexpr OperatorName kOperators[] = {
     {"IS NOT NULL", "IS NOT NULL", Op::is_not_null, false},
     {"REGEX MATCH", "REGEX MATCH", Op::regex_match, false},
     {"NOT REGEX MATCH", "NOT REGEX MATCH", Op::regex_match, true},
+    // Beyond Entra: negations for the text operators, and Entra's own
+    // (unsupported there) IsMemberOf spelling for member_of.
+    {"NOT ENDS WITH", "NOT ENDS_WITH", Op::ends_with, true},
+    {"NOT STARTS WITH", "NOT STARTS_WITH", Op::starts_with, true},
+    {"NOT INCLUDES", "NOT Includes", Op::includes, true},
     {"MEMBER OF", "member_of", Op::member_of, false},
+    {"ISMEMBEROF", "IsMemberOf", Op::member_of, false},
+    {"IS MEMBER OF", "IS MEMBER OF", Op::member_of, false},
     {"ORG UNIT", "org_unit", Op::org_unit, false},
 };
 
