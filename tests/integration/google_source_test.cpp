@@ -394,14 +394,17 @@ TEST_CASE("an attribute Google's user resource does not have is named in a warni
   CHECK(r.all().find("reads 'primaryEmail'") == std::string::npos);
 }
 
-TEST_CASE("truncated pages and 5xx answers are retried and the sync completes") {
+TEST_CASE("truncated pages, 5xx answers and expired tokens are survived and the sync completes") {
   Domain d({"--google-users", "150", "--google-groups", "3"});
   d.pipeline("  max_attempts: 6\n");
-  d.sim.admin("POST", "/_admin/google/faults", R"({"truncate_every":4,"error_every":5,"error_status":503})");
+  d.sim.admin("POST", "/_admin/google/faults",
+              R"({"truncate_every":4,"error_every":5,"error_status":503,"revoke_every":7})");
   CommandResult r = d.run();
   INFO(r.all());
   CHECK(r.exit_code == 0);
   CHECK(d.scalar("select count(*) from users") == "150");
   CHECK(d.scalar("select count(*) from groups") == "3");
   CHECK(d.stat("errors") > 2);
+  CHECK(d.stat("unauthorized") >= 1);  // an expired token is replaced once and the request resent
+  CHECK(d.stat("tokens") >= 2);
 }

@@ -18,6 +18,7 @@
 //   rateLimitExceeded) --google-quota-next K (the next K API requests) --google-error-every N
 //   --google-error-status C --google-fail-page P (users.list page P, 0-based, always 503)
 //   --google-slow-ms MS --google-truncate-every N (a 200 body cut in half, connection closed)
+//   --google-revoke-every N (every Nth API request finds all tokens expired: 401)
 //
 // Admin API (no auth): POST /_admin/google/touch {"every":N,"title":T},
 // POST /_admin/google/users {user JSON}, PATCH|DELETE
@@ -96,6 +97,7 @@ struct Faults {
   int error_status = 503;
   long long fail_page = -1;
   long long truncate_every = 0;
+  long long revoke_every = 0;
   int slow_ms = 0;
 };
 
@@ -153,6 +155,7 @@ class GoogleModule final : public Module {
     faults_.fail_page = args.integer("google-fail-page", -1);
     faults_.slow_ms = static_cast<int>(args.integer("google-slow-ms", 0));
     faults_.truncate_every = args.integer("google-truncate-every", 0);
+    faults_.revoke_every = args.integer("google-revoke-every", 0);
     std::string sa = args.get("google-service-account");
     if (!sa.empty()) load_service_account(sa);
     rng_.seed(static_cast<std::uint64_t>(args.integer("seed", 1)) ^ 0x600613ULL);
@@ -375,11 +378,18 @@ class GoogleModule final : public Module {
   // ---------------------------------------------------------------- API ---
 
   void api(const SimRequest& r, SimResponse& out) {
-    ++stats_requests_;
+    long long request_number = ++stats_requests_;
+    long long revoke_every;
+    {
+      std::lock_guard lock(config_mutex_);
+      revoke_every = faults_.revoke_every;
+    }
     Token tok;
     {
       std::string auth = r.header("authorization");
       std::lock_guard lock(token_mutex_);
+      // Tokens expire (after an hour at Google) in the middle of long reads.
+      if (revoke_every > 0 && request_number % revoke_every == 0) tokens_.clear();
       auto it = auth.starts_with("Bearer ") ? tokens_.find(auth.substr(7)) : tokens_.end();
       if (it == tokens_.end() ||
           std::chrono::steady_clock::now() - it->second.issued >= std::chrono::seconds(token_ttl_)) {
@@ -977,6 +987,8 @@ class GoogleModule final : public Module {
         faults_.error_status = static_cast<int>(num());
       else if (k == "fail_page")
         faults_.fail_page = num();
+      else if (k == "revoke_every")
+        faults_.revoke_every = num();
       else if (k == "truncate_every")
         faults_.truncate_every = num();
       else if (k == "slow_ms")
