@@ -95,6 +95,10 @@ class EntraSource final : public Source {
       std::string why;
       if (request.cursor.empty()) {
         why = "no delta cursor stored yet; did a full read";
+      } else if (!filter_.empty() || !group_filter_.empty()) {
+        // Graph's delta queries cannot apply such filters: a delta would
+        // report objects the pipeline filtered out.
+        why = "delta queries cannot apply 'filter'/'group_filter'; did a full read";
       } else {
         try {
           return delta_read(request, sel, out);

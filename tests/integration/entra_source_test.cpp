@@ -200,6 +200,12 @@ TEST_CASE("a server-side filter is passed through") {
   CHECK(out.changes.size() == 3);  // users 7, 27, 47
   for (const auto& c : out.changes) CHECK(c.record.attributes.find("userType")->as_string() == "Guest");
 
+  // Delta queries cannot filter: incremental reads stay full reads.
+  Collect again;
+  ReadResult r2 = source->read(incremental(source->read(full(false), again).cursor), again);
+  CHECK(r2.mode == ReadMode::full);
+  CHECK_THAT(r2.note, Catch::Contains("filter"));
+
   auto bad = p.make(sim, {{"filter", "userType ne 'Guest'"}});
   Collect none;
   try {
