@@ -225,6 +225,11 @@ class GoogleSource final : public Source {
     api_client_ = std::make_unique<http::AuthorizedClient>(*client_, *tokens_);
   }
 
+  // Design hook for push: Google's users.watch posts a notification to an
+  // HTTPS channel when users change. A daemon could implement can_serve() /
+  // serve() by opening such a channel and calling on_change, so a change
+  // triggers this (full) read at once instead of at the next schedule; the
+  // full read stays the source of truth because notifications can be lost.
   ReadResult read(const ReadRequest& request, Emitter& out) override {
     ReadResult result;
     result.mode = ReadMode::full;

@@ -592,9 +592,11 @@ class GoogleModule final : public Module {
       // "orgUnitPath=/Sales" matches all org unit chains under the target.
       else if (c.field == "orgunitpath")
         ok = c.value == "/" || u.ou == c.value || u.ou.starts_with(c.value + "/");
-      else if (c.field == "email")
+      // "The user's email addresses, including aliases."
+      else if (c.field == "email") {
         ok = text_matches(u.email, c);
-      else if (c.field == "givenname")
+        for (const auto& a : u.aliases) ok = ok || text_matches(a, c);
+      } else if (c.field == "givenname")
         ok = text_matches(u.given, c);
       else if (c.field == "familyname")
         ok = text_matches(u.family, c);
