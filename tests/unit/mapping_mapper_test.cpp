@@ -144,6 +144,8 @@ TEST_CASE("SelectUniqueValue asks the hook the runner provides") {
   expr::EvalHooks hooks;
   hooks.is_unique = [](const Value& v) { return v.as_string() != "ann@x.com"; };
   CHECK(mapper.map({{"a", "ann"}, {"b", "ann2"}}, true, &hooks) == Object{{"upn", "ann2@x.com"}});
+  // On an update the current value would look taken by the object itself.
+  CHECK_FALSE(mapper.map({{"a", "ann"}, {"b", "ann2"}}, false, &hooks).find("upn"));
 }
 
 TEST_CASE("target type names") {

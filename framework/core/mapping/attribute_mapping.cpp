@@ -24,6 +24,10 @@ Object Mapper::map(const Object& source, bool creating, const expr::EvalHooks* h
   for (std::size_t i = 0; i < mappings_.size(); ++i) {
     const AttributeMapping& m = mappings_[i];
     if (m.apply == Apply::on_create && !creating) continue;
+    // SelectUniqueValue is for creation only (as in Entra): on an update the
+    // object's own current value would count as taken and the next candidate
+    // would replace it on every run.
+    if (!creating && m.kind == Kind::expression && m.expression->selects_unique_value()) continue;
     try {
       // Each step works on the one value in place: moving a Value is a
       // variant dispatch, and mappings are the per-object hot path.

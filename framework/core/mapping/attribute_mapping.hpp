@@ -35,7 +35,8 @@ class Mapper {
   explicit Mapper(std::vector<AttributeMapping> mappings);
 
   /// Target attributes for `source`. `creating` selects the on_create
-  /// mappings and creation-only defaults. Attributes an expression asks to
+  /// mappings and creation-only defaults; SelectUniqueValue mappings are
+  /// creation-only whatever their `apply` says. Attributes an expression asks to
   /// skip (IgnoreFlowIfNullOrEmpty) are absent from the result. Throws
   /// Error(input) naming the target when a value cannot take its target type.
   Object map(const Object& source, bool creating, const expr::EvalHooks* hooks = nullptr) const;
