@@ -22,4 +22,6 @@ done
 URL=$(grep -o 'http://[^ ]*' "$WORK/log" | head -1)
 echo "synchronous=$SYNC ${NOREAD:-with host reads}"
 "$BUILD/bin/scim-bench" "$URL" "$TOKEN" --clients 8 --requests 20000 --prefix a
+TICKS=$(getconf CLK_TCK)
+echo "server CPU for those 20,000: $(awk -v t=$TICKS '{printf "%.2f s user, %.2f s system", $14/t, $15/t}' /proc/$PID/stat)"
 "$BUILD/bin/scim-bench" "$URL" "$TOKEN" --clients 8 --requests 100000 --prefix u --lookups 2000

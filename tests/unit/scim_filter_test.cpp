@@ -190,3 +190,21 @@ TEST_CASE("scim patch paths") {
     }
   }
 }
+
+TEST_CASE("scim filter: the scan pre-check never rejects a matching resource") {
+  std::string json = to_json(Value(user()));
+  for (const char* f : {R"(userName eq "BJENSEN@example.com")", R"(title co "guide" and emails[type eq "work"])",
+                        R"(emails[type eq "work"].value eq "bjensen@example.com")", R"(department sw "tour")",
+                        R"(meta.created eq "2010-01-23T04:56:22.000Z")", R"(userName eq "x" or title pr)",
+                        R"(not (userName eq "x"))", R"(name.givenName ew "ARA" and active eq true)"}) {
+    INFO(f);
+    auto filter = parse_filter(f);
+    REQUIRE(matches(*filter, user(), ResourceKind::user));
+    CHECK(contains_all_ci(json, required_text(*filter)));
+  }
+  CHECK(required_text(*parse_filter(R"(title co "Guide" and userName sw "BJ")")) ==
+        std::vector<std::string>{"guide", "bj"});  // longest first
+  CHECK(required_text(*parse_filter(R"(title co "a" or userName sw "b")")).empty());
+  CHECK(required_text(*parse_filter(R"(meta.created eq "2010-01-23T04:56:22Z")")).empty());
+  CHECK_FALSE(contains_all_ci(json, {"nobody"}));
+}

@@ -1,9 +1,11 @@
 #include "filter.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace dirsync::scim {
@@ -536,6 +538,71 @@ bool matches_element(const Filter& filter, const Value& element, ResourceKind ki
     obj = &wrapped;
   }
   return eval(filter, Context{*obj, kind, parent});
+}
+
+std::vector<std::string> required_text(const Filter& filter) {
+  std::vector<std::string> out;
+  auto add_literal = [&](CompareOp op, const Value& literal) {
+    if (!literal.is_string() || literal.as_string().empty()) return;
+    if (op != CompareOp::eq && op != CompareOp::co && op != CompareOp::sw && op != CompareOp::ew) return;
+    const std::string& text = literal.as_string();
+    // Stored JSON escapes only quotes, backslashes and control characters;
+    // dateTimes match other spellings of the same instant.
+    for (char c : text) {
+      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) return;
+    }
+    if (parse_datetime(text)) return;
+    out.push_back(to_lower(text));
+  };
+  switch (filter.kind) {
+    case Filter::Kind::logical_and:
+      out = required_text(*filter.left);
+      for (std::string& t : required_text(*filter.right)) out.push_back(std::move(t));
+      break;
+    case Filter::Kind::compare: add_literal(filter.op, filter.literal); break;
+    case Filter::Kind::value_path:
+      out = required_text(*filter.left);
+      if (filter.sub_compare) add_literal(filter.op, filter.literal);
+      break;
+    default: break;  // or / not: no single text is required
+  }
+  // Longest first: usually the rarest, so most rows are rejected by one search.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return out;
+}
+
+namespace {
+
+// memchr for the first byte in either case, then a case-insensitive compare:
+// several times faster than std::search with a folding predicate.
+bool contains_ci(std::string_view hay, std::string_view needle) {
+  if (needle.empty()) return true;
+  const char lower = needle[0];
+  const char upper = static_cast<char>(std::toupper(static_cast<unsigned char>(lower)));
+  const char* p = hay.data();
+  const char* end = hay.data() + hay.size();
+  while (static_cast<std::size_t>(end - p) >= needle.size()) {
+    const char* a = static_cast<const char*>(std::memchr(p, lower, static_cast<std::size_t>(end - p)));
+    const char* b =
+        upper == lower ? nullptr : static_cast<const char*>(std::memchr(p, upper, static_cast<std::size_t>(end - p)));
+    const char* at = !a ? b : !b ? a : std::min(a, b);
+    if (!at || static_cast<std::size_t>(end - at) < needle.size()) return false;
+    std::size_t i = 1;
+    while (i < needle.size() && std::tolower(static_cast<unsigned char>(at[i])) == needle[i]) ++i;
+    if (i == needle.size()) return true;
+    p = at + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool contains_all_ci(std::string_view json, const std::vector<std::string>& needles) {
+  for (const std::string& n : needles) {
+    if (!contains_ci(json, n)) return false;
+  }
+  return true;
 }
 
 std::optional<SimpleEq> as_simple_eq(const Filter& filter) {

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dirsync::scim {
 
@@ -71,6 +72,13 @@ struct SimpleEq {
   std::string value;
 };
 std::optional<SimpleEq> as_simple_eq(const Filter& filter);
+
+/// Lower-cased texts that every resource matching `filter` must contain in
+/// its compact JSON (string literals of eq/co/sw/ew under and-only paths), so
+/// a scan can skip most rows without parsing them. Empty = no such text.
+std::vector<std::string> required_text(const Filter& filter);
+/// True when `json` contains each of `needles` (lower-case), ignoring ASCII case.
+bool contains_all_ci(std::string_view json, const std::vector<std::string>& needles);
 
 /// Object member by case-insensitive name (exact match preferred).
 const Value* find_ci(const Object& object, std::string_view name);

@@ -514,8 +514,9 @@ void Server::Impl::handle(HTTPServerRequest& http, HTTPServerResponse& resp) {
       } else if (!filter && !sort_path && count == 0) {
         total = store.count(kind);
       } else {
+        std::vector<std::string> needles = filter ? required_text(*filter) : std::vector<std::string>{};
         store.scan(kind, [&](std::string_view json) {
-          consider(std::move(parse_json(json).as_object()));
+          if (needles.empty() || contains_all_ci(json, needles)) consider(std::move(parse_json(json).as_object()));
           return true;
         });
       }
