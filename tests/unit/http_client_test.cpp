@@ -511,3 +511,79 @@ TEST_CASE("TLS: a self-signed server is refused by default, accepted when truste
   CHECK(Client(insecure).send({"GET", url, {}, {}}).status == 200);
   server.stopAll(true);
 }
+
+namespace {
+
+std::string base64url_decode(const std::string& in) {
+  static const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    auto v = alphabet.find(c);
+    if (v == std::string::npos) break;
+    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+/// The decoded header and payload of the JWT sent in form field `field`.
+std::pair<Value, Value> sent_jwt(const std::string& form, const std::string& field) {
+  std::string prefix = field + "=";
+  auto at = form.find(prefix);
+  REQUIRE(at != std::string::npos);
+  std::string jwt = form.substr(at + prefix.size(), form.find('&', at) - at - prefix.size());
+  auto dot1 = jwt.find('.'), dot2 = jwt.rfind('.');
+  REQUIRE(dot1 != dot2);
+  return {parse_json(base64url_decode(jwt.substr(0, dot1))),
+          parse_json(base64url_decode(jwt.substr(dot1 + 1, dot2 - dot1 - 1)))};
+}
+
+}  // namespace
+
+TEST_CASE("signed-assertion grants: Entra certificate credential and Google JWT bearer") {
+  dirsync::test::TempDir dir;
+  std::string key = (dir / "key.pem").string(), cert = (dir / "cert.pem").string();
+  REQUIRE(dirsync::test::run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                              "-out", cert, "-subj", "/CN=dirsync", "-days", "1"})
+              .exit_code == 0);
+  std::string key_pem = dirsync::test::read_file(key), cert_pem = dirsync::test::read_file(cert);
+  ScriptedServer server([](int, auto&, auto& resp) { reply(resp, 200, R"({"access_token":"t","expires_in":3600})"); });
+  FakeClock clock;
+  Client client(fake_options(clock));
+
+  client_assertion_grant(server.url("/tenant/oauth2/v2.0/token"), "app-id", "https://graph.microsoft.com/.default",
+                         cert_pem, key_pem, &clock)
+      ->acquire(client);
+  std::string form = server.seen()[0].body;
+  CHECK_THAT(form, Catch::Contains("grant_type=client_credentials") &&
+                       Catch::Contains("client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"));
+  CHECK_THAT(form, !Catch::Contains("client_secret"));
+  auto [header, payload] = sent_jwt(form, "client_assertion");
+  CHECK(header.as_object().find("alg")->as_string() == "RS256");
+  CHECK(header.as_object().find("x5t")->as_string() == certificate_thumbprint_x5t(cert_pem));
+  CHECK(header.as_object().find("x5t")->as_string().size() == 27);  // SHA-1, unpadded base64url
+  CHECK(payload.as_object().find("iss")->as_string() == "app-id");
+  CHECK(payload.as_object().find("sub")->as_string() == "app-id");
+  CHECK(payload.as_object().find("aud")->as_string() == server.url("/tenant/oauth2/v2.0/token"));
+  CHECK(payload.as_object().find("iat")->as_integer() == 1'700'000'000);
+  CHECK(payload.as_object().find("exp")->as_integer() > 1'700'000'000);
+
+  jwt_bearer_grant(server.url("/token"), "sa@project.iam.gserviceaccount.com",
+                   "https://www.googleapis.com/auth/admin.directory.user.readonly", "admin@example.com", key_pem, &clock)
+      ->acquire(client);
+  form = server.seen()[1].body;
+  CHECK_THAT(form, Catch::StartsWith("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion="));
+  auto [h2, p2] = sent_jwt(form, "assertion");
+  CHECK(h2.as_object().find("alg")->as_string() == "RS256");
+  CHECK(p2.as_object().find("iss")->as_string() == "sa@project.iam.gserviceaccount.com");
+  CHECK(p2.as_object().find("sub")->as_string() == "admin@example.com");
+  CHECK(p2.as_object().find("exp")->as_integer() - p2.as_object().find("iat")->as_integer() == 3600);
+
+  CHECK_THROWS_AS(client_assertion_grant("http://x/t", "a", "s", "not a certificate", key_pem), Error);
+}
