@@ -178,8 +178,10 @@ void fn_append(Ctx& c, const Node& n, Res& out) {
   if (a->is_null()) return out.set(Value());
   Res b = arg(c, n, 1);
   std::string s1, s2;
-  std::string r(str(a.get(), s1));
-  r += str(b.get(), s2);
+  std::string_view x = str(a.get(), s1), y = str(b.get(), s2);
+  std::string r;
+  r.reserve(x.size() + y.size());
+  r.append(x).append(y);
   out.set(std::move(r));
 }
 
@@ -832,6 +834,7 @@ const FunctionInfo kFunctions[] = {
 constexpr std::string_view kConstants[] = {"vbBinaryCompare", "vbTextCompare"};
 
 int compare_values(const Value& a, const Value& b) {
+  if (a.is_string() && b.is_string() && a.as_string() == b.as_string()) return 0;  // the common "=" case
   auto ia = to_int(a), ib = to_int(b);
   if (ia && ib) return *ia < *ib ? -1 : *ia > *ib ? 1 : 0;
   std::string s1, s2;

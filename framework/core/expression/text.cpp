@@ -105,6 +105,12 @@ bool is_letter_or_digit(char32_t c) {
 }
 
 namespace {
+bool is_ascii(std::string_view s) {
+  unsigned char any = 0;
+  for (char c : s) any |= static_cast<unsigned char>(c);
+  return any < 0x80;
+}
+
 template <typename F>
 void map_case_into(std::string& out, std::string_view s, F f) {
   out.clear();
@@ -226,6 +232,7 @@ static_assert(sizeof(kExtA) == 0x80 + 1);
 }  // namespace
 
 std::string normalize_diacritics(std::string_view s) {
+  if (is_ascii(s)) return std::string(s);
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size();) {
