@@ -103,19 +103,44 @@ Timing bench_ldapadd(int n) {
   return t;
 }
 
-Timing bench_sink(int n, int batch, int depth) {
-  Slapd slapd;
-  boost::dll::shared_library lib((plugin_dir() / "dirsync-ldap.so").string());
+struct SinkMaker {
+  boost::dll::shared_library lib{(plugin_dir() / "dirsync-ldap.so").string()};
   const PluginDescriptor* d = lib.get_alias<PluginEntryPoint>("dirsync_plugin")();
   Quiet quiet;
-  PluginContext ctx;
-  ctx.settings = Settings(Object{{"url", slapd.url()},
-                                 {"bind_dn", slapd.root_dn()},
-                                 {"bind_password", slapd.root_password()},
-                                 {"base_dn", "dc=example,dc=com"},
-                                 {"user_dn", "uid={uid},ou=people,dc=example,dc=com"},
-                                 {"pipeline_depth", std::int64_t{depth}}});
-  ctx.log = &quiet;
+  std::unique_ptr<Sink> make(Slapd& slapd, int depth) {
+    PluginContext ctx;
+    ctx.settings = Settings(Object{{"url", slapd.url()},
+                                   {"bind_dn", slapd.root_dn()},
+                                   {"bind_password", slapd.root_password()},
+                                   {"base_dn", "dc=example,dc=com"},
+                                   {"user_dn", "uid={uid},ou=people,dc=example,dc=com"},
+                                   {"pipeline_depth", std::int64_t{depth}}});
+    ctx.log = &quiet;
+    auto sink = d->make_sink(ctx);
+    sink->prepare({TargetSchema{ObjectType::user, {}}});
+    return sink;
+  }
+};
+
+// Applies `ops` in batches; returns the number of failures and fills ids.
+std::size_t apply_all(Sink& sink, const std::vector<Operation>& ops, int batch, std::vector<std::string>* ids) {
+  std::vector<OpResult> results(static_cast<std::size_t>(batch));
+  std::size_t failed = 0;
+  for (std::size_t i = 0; i < ops.size(); i += static_cast<std::size_t>(batch)) {
+    std::size_t len = std::min(ops.size() - i, static_cast<std::size_t>(batch));
+    sink.apply(std::span<const Operation>(ops.data() + i, len), std::span<OpResult>(results.data(), len));
+    for (std::size_t k = 0; k < len; ++k) {
+      failed += results[k].ok ? 0 : 1;
+      if (ids) ids->push_back(results[k].target_id);
+    }
+  }
+  return failed;
+}
+
+Timing bench_sink(int n, int batch, int depth, Slapd* keep = nullptr, std::vector<std::string>* ids = nullptr) {
+  Slapd own;
+  Slapd& slapd = keep ? *keep : own;
+  SinkMaker maker;
   // Operations are built before the clock starts: the host's mapping cost is
   // measured by the pipeline run below, this is the sink and the server.
   std::vector<Operation> ops(static_cast<std::size_t>(n));
@@ -130,19 +155,50 @@ Timing bench_sink(int n, int batch, int depth) {
   }
   double server0 = server_cpu(slapd), client0 = own_cpu(RUSAGE_SELF);
   auto start = Clock::now();
-  auto sink = d->make_sink(ctx);
-  sink->prepare({TargetSchema{ObjectType::user, {}}});
-  std::vector<OpResult> results(static_cast<std::size_t>(batch));
-  std::size_t failed = 0;
-  for (std::size_t i = 0; i < ops.size(); i += static_cast<std::size_t>(batch)) {
-    std::size_t len = std::min(ops.size() - i, static_cast<std::size_t>(batch));
-    sink->apply(std::span<const Operation>(ops.data() + i, len), std::span<OpResult>(results.data(), len));
-    for (std::size_t k = 0; k < len; ++k) failed += results[k].ok ? 0 : 1;
-  }
+  auto sink = maker.make(slapd, depth);
+  std::size_t failed = apply_all(*sink, ops, batch, ids);
   Timing t{seconds_since(start), server_cpu(slapd) - server0 + own_cpu(RUSAGE_SELF) - client0};
   if (failed) throw std::runtime_error("sink: " + std::to_string(failed) + " failures");
   if (count_people(slapd) != static_cast<std::size_t>(n)) throw std::runtime_error("sink: wrong count");
   return t;
+}
+
+// An incremental run's shape: a new sink (nothing cached) and one changed
+// attribute per entry, by target id; then ldapmodify of the same changes.
+void bench_updates(int n) {
+  Slapd slapd;
+  std::vector<std::string> ids;
+  bench_sink(n, 1000, 64, &slapd, &ids);
+  std::vector<Operation> ops(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto& op = ops[static_cast<std::size_t>(i)];
+    op.kind = OpKind::update;
+    op.target_id = ids[static_cast<std::size_t>(i)];
+    op.attributes = Object{{"title", "Updated " + std::to_string(i)}};
+  }
+  SinkMaker maker;
+  double server0 = server_cpu(slapd), client0 = own_cpu(RUSAGE_SELF);
+  auto start = Clock::now();
+  auto sink = maker.make(slapd, 64);
+  std::size_t failed = apply_all(*sink, ops, 1000, nullptr);
+  Timing t{seconds_since(start), server_cpu(slapd) - server0 + own_cpu(RUSAGE_SELF) - client0};
+  if (failed) throw std::runtime_error("updates: " + std::to_string(failed) + " failures");
+
+  std::string ldif;
+  for (int i = 0; i < n; ++i)
+    ldif += "dn: uid=u" + std::to_string(i) + ",ou=people,dc=example,dc=com\nchangetype: modify\nreplace: title\n"
+            "title: Again " + std::to_string(i) + "\n\n";
+  write_file(slapd.dir() / "changes.ldif", ldif);
+  server0 = server_cpu(slapd);
+  client0 = own_cpu(RUSAGE_CHILDREN);
+  start = Clock::now();
+  auto r = slapd.tool("ldapmodify", {"-f", (slapd.dir() / "changes.ldif").string()});
+  Timing m{seconds_since(start), server_cpu(slapd) - server0 + own_cpu(RUSAGE_CHILDREN) - client0};
+  if (r.exit_code != 0) throw std::runtime_error("ldapmodify failed: " + r.err.substr(0, 500));
+  std::printf("updates by target id, fresh sink:       %7.2f s  %8.0f users/s  cpu %6.2f s\n", t.wall, n / t.wall,
+              t.cpu);
+  std::printf("ldapmodify of the same changes by DN:   %7.2f s  %8.0f users/s  cpu %6.2f s  ratio %.2fx\n", m.wall,
+              n / m.wall, m.cpu, m.wall / t.wall);
 }
 
 void bench_pipeline(int n) {
@@ -221,6 +277,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
     if (rounds == 0) {
+      bench_updates(n);
       bench_pipeline(n);
       return 0;
     }
@@ -235,6 +292,7 @@ int main(int argc, char** argv) {
     std::printf("  sink, depth 1              %7.2f s  %7.0f users/s  cpu %6.2f s  ratio %.2fx\n", s1.wall,
                 n / s1.wall, s1.cpu, a.wall / s1.wall);
     std::fflush(stdout);
+    bench_updates(n);
     bench_pipeline(n);
   } catch (const std::exception& e) {
     std::cerr << "ldap_bench: " << e.what() << "\n";

@@ -691,7 +691,7 @@ void LdapSink::modify(const std::string& dn, ModList& mods, const std::string& w
   if (rc != LDAP_SUCCESS) throw OpFailed(what + " " + dn + ": " + conn_->describe(rc));
 }
 
-void LdapSink::write_attributes(ObjectType type, const std::string& dn, const Object& attributes, bool skip_empty) {
+ModList LdapSink::attribute_mods(ObjectType type, const Object& attributes, bool skip_empty) {
   ModList mods;
   for (const auto& [name, value] : attributes) {
     auto vals = ldap_values(type, name, value);
@@ -700,37 +700,58 @@ void LdapSink::write_attributes(ObjectType type, const std::string& dn, const Ob
     // not fail when it is already absent.
     mods.add(LDAP_MOD_REPLACE, name, std::move(vals));
   }
+  return mods;
+}
+
+void LdapSink::write_attributes(ObjectType type, const std::string& dn, const Object& attributes, bool skip_empty) {
+  ModList mods = attribute_mods(type, attributes, skip_empty);
   modify(dn, mods, "modify");
 }
 
-void LdapSink::submit_create(std::span<const Operation> ops, std::size_t index, std::vector<Pending>& inflight) {
+bool LdapSink::pipelinable(const Operation& op) const {
+  if (op.kind == OpKind::create) return true;
+  if (op.kind != OpKind::update || op.attributes.empty() || !dn_cache_.count(op.target_id)) return false;
+  if (!op.members_add.empty() || !op.members_remove.empty()) return false;
+  const DnTemplate& tmpl = type_config(op.type).dn;
+  for (const auto& [name, value] : op.attributes)
+    if (tmpl.uses(name)) return false;  // a rename: modrdn first, synchronously
+  return true;
+}
+
+void LdapSink::submit(std::span<const Operation> ops, std::size_t index, std::vector<Pending>& inflight) {
   const Operation& op = ops[index];
   Pending p;
   p.index = index;
-  p.dn = render_dn(op);
   ModList mods;
-  mods.add(LDAP_MOD_ADD, "objectClass", type_config(op.type).object_classes);
-  for (const auto& [name, value] : op.attributes) {
-    auto vals = ldap_values(op.type, name, value);
-    if (!vals.empty()) mods.add(LDAP_MOD_ADD, name, std::move(vals));
-  }
-  std::string missing_note;
-  if (op.type == ObjectType::group) {
-    std::vector<std::string> missing;
-    auto members = member_values(op.members_add, false, missing);
-    if (!missing.empty()) throw OpFailed("members not found by " + config_.id_attribute + ": " + join_some(missing));
-    const std::size_t first = std::min<std::size_t>(members.size(), config_.member_batch_size);
-    std::vector<std::string> now(members.begin(), members.begin() + static_cast<std::ptrdiff_t>(first));
-    p.extra_members.assign(members.begin() + static_cast<std::ptrdiff_t>(first), members.end());
-    if (now.empty() && needs_placeholder()) now.push_back(config_.empty_group_member);
-    if (!now.empty()) mods.add(LDAP_MOD_ADD, config_.member_attribute, std::move(now));
-  }
   Control postread;
-  if (postread_) make_postread(postread, config_.id_attribute);
+  if (op.kind == OpKind::create) {
+    p.dn = render_dn(op);
+    mods.add(LDAP_MOD_ADD, "objectClass", type_config(op.type).object_classes);
+    for (const auto& [name, value] : op.attributes) {
+      auto vals = ldap_values(op.type, name, value);
+      if (!vals.empty()) mods.add(LDAP_MOD_ADD, name, std::move(vals));
+    }
+    if (op.type == ObjectType::group) {
+      std::vector<std::string> missing;
+      auto members = member_values(op.members_add, false, missing);
+      if (!missing.empty()) throw OpFailed("members not found by " + config_.id_attribute + ": " + join_some(missing));
+      const std::size_t first = std::min<std::size_t>(members.size(), config_.member_batch_size);
+      std::vector<std::string> now(members.begin(), members.begin() + static_cast<std::ptrdiff_t>(first));
+      p.extra_members.assign(members.begin() + static_cast<std::ptrdiff_t>(first), members.end());
+      if (now.empty() && needs_placeholder()) now.push_back(config_.empty_group_member);
+      if (!now.empty()) mods.add(LDAP_MOD_ADD, config_.member_attribute, std::move(now));
+    }
+    if (postread_) make_postread(postread, config_.id_attribute);
+  } else {
+    p.dn = dn_cache_.at(op.target_id);
+    mods = attribute_mods(op.type, op.attributes, false);
+  }
   LDAPControl* ctrls[] = {postread.ctrl, nullptr};
   LDAPMod** array = mods.build();
   auto send = [&]() {
-    return ldap_add_ext(conn_->get(), p.dn.c_str(), array, postread.ctrl ? ctrls : nullptr, nullptr, &p.msgid);
+    if (op.kind == OpKind::create)
+      return ldap_add_ext(conn_->get(), p.dn.c_str(), array, postread.ctrl ? ctrls : nullptr, nullptr, &p.msgid);
+    return ldap_modify_ext(conn_->get(), p.dn.c_str(), array, nullptr, nullptr, &p.msgid);
   };
   int rc = send();
   if (is_connection_loss(rc)) {
@@ -738,8 +759,9 @@ void LdapSink::submit_create(std::span<const Operation> ops, std::size_t index, 
     rc = send();
   }
   if (is_connection_loss(rc))
-    throw Error(ErrorKind::connection, "ldap sink: connection lost twice while adding " + p.dn);
-  if (rc != LDAP_SUCCESS) throw OpFailed("add " + p.dn + ": " + conn_->describe(rc));
+    throw Error(ErrorKind::connection, "ldap sink: connection lost twice while writing " + p.dn);
+  if (rc != LDAP_SUCCESS) throw OpFailed(std::string(op.kind == OpKind::create ? "add " : "modify ") + p.dn + ": " +
+                                         conn_->describe(rc));
   inflight.push_back(std::move(p));
 }
 
@@ -760,12 +782,12 @@ void LdapSink::resubmit(std::span<const Operation> ops, std::vector<Pending>& in
   }
   if (inflight.empty()) return;
   // An add that the server applied before the drop comes back as "already
-  // exists" and is adopted, so resending is safe.
+  // exists" and is adopted, and a replace is idempotent, so resending is safe.
   std::vector<Pending> old;
   old.swap(inflight);
   for (auto& p : old) {
     std::vector<Pending> tmp;
-    submit_create(ops, p.index, tmp);
+    submit(ops, p.index, tmp);
     inflight.insert(inflight.end(), std::make_move_iterator(tmp.begin()), std::make_move_iterator(tmp.end()));
   }
 }
@@ -805,6 +827,15 @@ void LdapSink::reap_one(std::span<const Operation> ops, std::span<OpResult> resu
   if (id && config_.id_binary) id = to_hex(*id);
   ldap_controls_free(ctrls);
   const Operation& op = ops[p.index];
+  if (op.kind != OpKind::create) {
+    if (err == LDAP_SUCCESS) {
+      index_written(op.type, op.target_id, op.attributes, false);
+      results[p.index] = OpResult{true, op.target_id, {}};
+    } else {
+      results[p.index] = OpResult{false, op.target_id, "modify " + p.dn + ": " + detail};
+    }
+    return;
+  }
   try {
     results[p.index] = finish_create(op, p.dn, err, detail, id);
     if (results[p.index].ok && !p.extra_members.empty()) {
@@ -1040,11 +1071,11 @@ void LdapSink::apply(std::span<const Operation> ops, std::span<OpResult> results
     const Operation& op = ops[i];
     results[i] = OpResult{};
     try {
-      if (op.kind == OpKind::create) {
+      if (pipelinable(op)) {
         // A new group's members must exist before it references them.
-        if (op.type == ObjectType::group) drain(ops, results, inflight);
+        if (op.kind == OpKind::create && op.type == ObjectType::group) drain(ops, results, inflight);
         while (inflight.size() >= static_cast<std::size_t>(config_.pipeline_depth)) reap_one(ops, results, inflight);
-        submit_create(ops, i, inflight);
+        submit(ops, i, inflight);
         continue;
       }
       // Later operations may depend on earlier creates (a group's new member).

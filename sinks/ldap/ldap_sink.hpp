@@ -92,8 +92,9 @@ class LdapSink : public Sink {
   std::vector<std::string> ldap_values(ObjectType type, const std::string& attribute, const Value& value);
   std::string render_dn(const Operation& op);
 
-  // Creates are pipelined: up to pipeline_depth adds in flight.
-  void submit_create(std::span<const Operation> ops, std::size_t index, std::vector<Pending>& inflight);
+  // Creates and plain updates are pipelined: up to pipeline_depth requests in flight.
+  bool pipelinable(const Operation& op) const;
+  void submit(std::span<const Operation> ops, std::size_t index, std::vector<Pending>& inflight);
   void reap_one(std::span<const Operation> ops, std::span<OpResult> results, std::vector<Pending>& inflight);
   void drain(std::span<const Operation> ops, std::span<OpResult> results, std::vector<Pending>& inflight);
   void resubmit(std::span<const Operation> ops, std::vector<Pending>& inflight);
@@ -104,6 +105,7 @@ class LdapSink : public Sink {
   void update(const Operation& op);
   void disable(const Operation& op);
   void remove(const Operation& op);
+  ModList attribute_mods(ObjectType type, const Object& attributes, bool skip_empty);
   void write_attributes(ObjectType type, const std::string& dn, const Object& attributes, bool skip_empty);
   std::string rename_if_needed(const Operation& op, const std::string& dn);
   void change_members(const std::string& group_dn, const std::vector<std::string>& add_ids,

@@ -413,3 +413,30 @@ TEST_CASE("ldap sink: binary attributes are written from base64 as raw bytes", "
   CHECK_FALSE(b.ok);
   CHECK(b.error.find("not base64") != std::string::npos);
 }
+
+TEST_CASE("ldap sink: a batch of updates by id is pipelined and answers each op", "[ldap]") {
+  Env env;
+  std::vector<Operation> creates;
+  for (int i = 0; i < 200; ++i) creates.push_back(create_user("up" + std::to_string(i)));
+  auto created = apply_ops(*env.sink, creates);
+  // A new sink, as in the next run: nothing cached, DNs found by id in bulk.
+  auto sink = env.plugin.make(env.slapd.url(), Object{{"pipeline_depth", std::int64_t{16}}});
+  sink->prepare(default_schema());
+  std::vector<Operation> updates;
+  for (int i = 0; i < 200; ++i) {
+    Object attrs{{"title", "T" + std::to_string(i)}};
+    if (i == 50 || i == 150) attrs.set("displayName", List{"One", "Two"});  // constraint violation
+    updates.push_back(op_on(OpKind::update, ObjectType::user, created[static_cast<std::size_t>(i)].target_id, attrs));
+  }
+  updates.push_back(op_on(OpKind::update, ObjectType::user, "no-such-id", Object{{"title", "x"}}));
+  auto results = apply_ops(*sink, updates);
+  for (int i = 0; i < 200; ++i) {
+    INFO(i << ": " << results[static_cast<std::size_t>(i)].error);
+    CHECK(results[static_cast<std::size_t>(i)].ok == (i != 50 && i != 150));
+    CHECK(results[static_cast<std::size_t>(i)].target_id == created[static_cast<std::size_t>(i)].target_id);
+  }
+  CHECK(results[50].error.find("uid=up50,") != std::string::npos);
+  CHECK_FALSE(results[200].ok);
+  CHECK(env.slapd.read("uid=up199," + kPeople).value("title") == "T199");
+  CHECK(env.slapd.read("uid=up50," + kPeople).value("title").empty());  // the failed modify wrote nothing
+}
