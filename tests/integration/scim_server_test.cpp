@@ -408,6 +408,14 @@ TEST_CASE("scim endpoint: Entra's provisioning sequence and soft delete flow to 
   CHECK(nothing.changes.empty());
   CHECK(r3.cursor == r2.cursor);
 
+  // Reading from r2's cursor pruned the events the host had applied: an
+  // older cursor now needs a full read, and says so.
+  Collect stale;
+  ReadResult old = ep.read(ReadMode::incremental, start.cursor, stale);
+  CHECK(old.mode == ReadMode::full);
+  CHECK(old.note.find("pruned") != std::string::npos);
+  CHECK(stale.changes.size() == 1);
+
   Collect fallback;
   ReadResult r4 = ep.read(ReadMode::incremental, "999999", fallback);
   CHECK(r4.mode == ReadMode::full);

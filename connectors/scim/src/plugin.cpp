@@ -138,6 +138,15 @@ class ScimSource : public Source {
         result.note = "cursor " + std::to_string(cursor) + " is beyond the last event " + std::to_string(last) +
                       " (store replaced?): full read";
       }
+      Stmt& pruned = c.stmt("SELECT coalesce(max(value), 0) FROM meta WHERE key = 'pruned_through'");
+      pruned.step();
+      std::int64_t gone = pruned.integer(0);
+      pruned.reset();
+      if (result.mode == ReadMode::incremental && cursor < gone) {
+        result.mode = ReadMode::full;
+        result.note = "events after cursor " + std::to_string(cursor) + " up to " + std::to_string(gone) +
+                      " were pruned (an older state store?): full read";
+      }
       std::int64_t emitted = 0;
       for (ResourceKind kind : {ResourceKind::user, ResourceKind::group}) {
         if ((kind == ResourceKind::user && !request.users) || (kind == ResourceKind::group && !request.groups))
@@ -173,6 +182,11 @@ class ScimSource : public Source {
       }
     });
     result.complete = true;
+    // The host stored `cursor` after applying everything up to it, so those
+    // events are no longer needed: the log stays as long as the backlog.
+    if (result.mode == ReadMode::incremental && cursor > 0) {
+      s.write([&](Tx& tx) { tx.prune_events(cursor); });
+    }
     return result;
   }
 

@@ -180,6 +180,21 @@ void Tx::append_event(ResourceKind kind, EventKind change, const std::string& id
   s.reset();
 }
 
+void Tx::prune_events(std::int64_t seq) {
+  static constexpr const char* kPrune = "DELETE FROM events WHERE seq <= ?1";
+  static constexpr const char* kMark =
+      "INSERT INTO meta(key, value) VALUES('pruned_through', ?1) "
+      "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)";
+  Stmt& p = c_.stmt(kPrune);
+  p.bind(1, seq);
+  p.step();
+  p.reset();
+  Stmt& m = c_.stmt(kMark);
+  m.bind(1, seq);
+  m.step();
+  m.reset();
+}
+
 // ----------------------------------------------------------------- Store ---
 
 Store::Store(std::filesystem::path path, bool sync_full) : path_(std::move(path)), sync_full_(sync_full) {
@@ -190,7 +205,8 @@ Store::Store(std::filesystem::path path, bool sync_full) : path_(std::move(path)
       "CREATE INDEX IF NOT EXISTS resources_by_name ON resources(kind, name_lc);"
       "CREATE INDEX IF NOT EXISTS resources_by_external_id ON resources(kind, external_id);"
       "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL, "
-      "change TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL, at TEXT NOT NULL);");
+      "change TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL, at TEXT NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);");
   thread_ = std::thread([this] { writer_loop(); });
 }
 
@@ -340,6 +356,11 @@ std::int64_t Store::count(ResourceKind kind) {
 std::int64_t Store::max_seq() {
   static constexpr const char* kMax = "SELECT coalesce(max(seq), 0) FROM events";
   return scalar(kMax, std::nullopt);
+}
+
+std::int64_t Store::pruned_through() {
+  static constexpr const char* kPruned = "SELECT coalesce(max(value), 0) FROM meta WHERE key = 'pruned_through'";
+  return scalar(kPruned, std::nullopt);
 }
 
 void Store::snapshot(const std::function<void(Connection&)>& fn) {

@@ -12,6 +12,9 @@
 // - Event seq numbers are strictly increasing; the read cursor is a seq. A
 //   resource's latest event in a range describes its state at the range end.
 // - Readers use their own connections (WAL), never blocking the writer.
+// - Events are pruned only up to a cursor the host has already stored (the one
+//   it passes to an incremental read); a cursor older than the pruned range
+//   is detectable (pruned_through) and answered with a full read.
 #pragma once
 
 #include "schema.hpp"
@@ -102,6 +105,8 @@ class Tx {
            const std::string& json);
   void erase(ResourceKind kind, const std::string& id);
   void append_event(ResourceKind kind, EventKind change, const std::string& id, const std::string& json);
+  /// Drops the events up to `seq` and records that they are gone.
+  void prune_events(std::int64_t seq);
 
  private:
   Connection& c_;
@@ -129,6 +134,8 @@ class Store {
   void scan(ResourceKind kind, const std::function<bool(std::string_view json)>& fn);
   std::int64_t count(ResourceKind kind);
   std::int64_t max_seq();
+  /// Events up to this seq were pruned (0: none); older cursors need a full read.
+  std::int64_t pruned_through();
   /// A consistent snapshot (one read transaction) for the host's reads.
   void snapshot(const std::function<void(Connection&)>& fn);
 
