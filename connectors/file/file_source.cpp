@@ -362,6 +362,7 @@ const PluginDescriptor* descriptor() {
         {"delimiter", FieldType::string, false, false, ",", "CSV field separator (one character)"},
     };
     p.make_source = [](const PluginContext& ctx) { return std::make_unique<FileSource>(ctx); };
+    p.partial_records = false;  // every row is a whole object
     return p;
   }();
   return &d;

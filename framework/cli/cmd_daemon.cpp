@@ -76,6 +76,7 @@ void run_pipeline(Context& ctx, const std::string& file) {
     if (g_stop) break;
     try {
       RunOptions options;
+      options.keep_source_state = host.source_plugin().descriptor->partial_records;
       RunReport r = Runner(config, *source, *sink, state, host.host_log(), *ctx.redactor).run(options);
       ctx.logger->info("pipeline '{}': run {} {} ({}): processed {}, created {}, updated {}, disabled {}, deleted {}, "
                        "failed {}",

@@ -61,6 +61,7 @@ int cmd_run(Context& ctx, bool dry_run) {
   options.accept_deletions = ctx.options.accept_deletions;
   options.plan_limit = ctx.options.limit;
   options.batch_size = ctx.options.batch_size;
+  options.keep_source_state = host.source_plugin().descriptor->partial_records;
   const bool tty = isatty(STDERR_FILENO) && ctx.options.log_format == LogFormat::text;
   auto started = std::chrono::steady_clock::now();
   auto last_print = started;

@@ -61,12 +61,6 @@ const char* const kMigrations[] = {
       operation TEXT NOT NULL,
       message TEXT NOT NULL);
     CREATE INDEX run_errors_run ON run_errors (run_id);
-    CREATE TABLE intents (
-      id INTEGER PRIMARY KEY,
-      pipeline TEXT NOT NULL,
-      object_type INTEGER NOT NULL,
-      source_ids TEXT NOT NULL,
-      run_id INTEGER NOT NULL);
     )sql",
 };
 
@@ -168,8 +162,9 @@ StateStore::StateStore(const std::filesystem::path& path, std::string pipeline)
   st_->source_for_target =
       prepare("SELECT source_id FROM links WHERE pipeline = ?1 AND object_type = ?2 AND target_id = ?3");
   st_->add_error = prepare("INSERT INTO run_errors VALUES (?1, ?2, ?3, ?4, ?5)");
-  st_->add_intent = prepare("INSERT INTO intents (pipeline, object_type, source_ids, run_id) VALUES (?1, ?2, ?3, ?4)");
-  st_->clear_intent = prepare("DELETE FROM intents WHERE id = ?1");
+  open_journal();
+  st_->add_intent = prepare_on(journal_, "INSERT INTO intents (pipeline, object_type, source_ids, run_id) VALUES (?1, ?2, ?3, ?4)");
+  st_->clear_intent = prepare_on(journal_, "DELETE FROM intents WHERE id = ?1");
 }
 
 StateStore::~StateStore() {
@@ -177,7 +172,31 @@ StateStore::~StateStore() {
                            st_->add_intent, st_->clear_intent})
     sqlite3_finalize(st);
   sqlite3_close(db_);
+  sqlite3_close(journal_);
   if (lock_fd_ >= 0) close(lock_fd_);
+}
+
+// The intent journal is its own file with its own connection, so an intent
+// commits while the main store's long write transaction is still open.
+void StateStore::open_journal() {
+  std::string path = path_.string() + "-intents";
+  if (sqlite3_open_v2(path.c_str(), &journal_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK)
+    throw Error(ErrorKind::connection, "cannot open intent journal " + path);
+  sqlite3_busy_timeout(journal_, 10000);
+  const char* setup =
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+      "CREATE TABLE IF NOT EXISTS intents (id INTEGER PRIMARY KEY, pipeline TEXT NOT NULL, "
+      "object_type INTEGER NOT NULL, source_ids TEXT NOT NULL, run_id INTEGER NOT NULL)";
+  if (sqlite3_exec(journal_, setup, nullptr, nullptr, nullptr) != SQLITE_OK)
+    throw Error(ErrorKind::connection, "cannot use intent journal " + path + ": " + sqlite3_errmsg(journal_));
+}
+
+sqlite3_stmt* StateStore::prepare_on(sqlite3* db, const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK)
+    throw Error(ErrorKind::internal, std::string("state store: ") + sqlite3_errmsg(db));
+  return st;
 }
 
 sqlite3_stmt* StateStore::prepare(const char* sql) {
@@ -297,6 +316,7 @@ std::optional<std::string> StateStore::source_for_target(ObjectType type, std::s
 }
 
 void StateStore::begin() { exec("BEGIN IMMEDIATE"); }
+bool StateStore::in_transaction() const { return !sqlite3_get_autocommit(db_); }
 void StateStore::begin_read() { exec("BEGIN"); }
 void StateStore::commit() { exec("COMMIT"); }
 void StateStore::rollback() {
@@ -352,8 +372,8 @@ std::int64_t StateStore::add_intents(ObjectType type, const std::vector<std::str
   bind_text(st, 3, to_json(Value(std::move(ids))));
   sqlite3_bind_int64(st, 4, run_id);
   if (sqlite3_step(st) != SQLITE_DONE)
-    throw Error(ErrorKind::connection, std::string("state store: cannot record intents: ") + sqlite3_errmsg(db_));
-  return sqlite3_last_insert_rowid(db_);
+    throw Error(ErrorKind::connection, std::string("state store: cannot record intents: ") + sqlite3_errmsg(journal_));
+  return sqlite3_last_insert_rowid(journal_);
 }
 
 void StateStore::clear_intents(std::int64_t intent_id) {
@@ -364,7 +384,7 @@ void StateStore::clear_intents(std::int64_t intent_id) {
 }
 
 void StateStore::clear_intents_before(std::int64_t run_id) {
-  sqlite3_stmt* st = prepare("DELETE FROM intents WHERE pipeline = ?1 AND run_id < ?2");
+  sqlite3_stmt* st = prepare_on(journal_, "DELETE FROM intents WHERE pipeline = ?1 AND run_id < ?2");
   bind_text(st, 1, pipeline_);
   sqlite3_bind_int64(st, 2, run_id);
   sqlite3_step(st);
@@ -373,7 +393,7 @@ void StateStore::clear_intents_before(std::int64_t run_id) {
 
 std::vector<std::string> StateStore::intents(ObjectType type) {
   std::vector<std::string> out;
-  sqlite3_stmt* st = prepare("SELECT source_ids FROM intents WHERE pipeline = ?1 AND object_type = ?2");
+  sqlite3_stmt* st = prepare_on(journal_, "SELECT source_ids FROM intents WHERE pipeline = ?1 AND object_type = ?2");
   bind_text(st, 1, pipeline_);
   sqlite3_bind_int(st, 2, static_cast<int>(type));
   while (sqlite3_step(st) == SQLITE_ROW) {

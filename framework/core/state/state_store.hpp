@@ -4,10 +4,13 @@
 //   1. A link (pipeline, object type, source id) -> target id is written in
 //      the same transaction as the run's counters for the batch that created
 //      or changed it; a batch is all-or-nothing in the store.
-//   2. Before a batch with creations reaches the sink, an intent row per new
-//      object is committed. A crash between the sink's commit and ours leaves
-//      intents behind; the next run re-matches those objects by key and adopts
-//      them instead of creating duplicates, and reports the recovery.
+//   2. Before a batch with creations reaches the sink, its intent (the source
+//      ids about to be created) is committed to the intent journal, a separate
+//      file beside the store. The store's own transaction may then span many
+//      sink batches (large transactions are what make random-keyed links
+//      cheap); a crash loses that window's links but not its intents, and the
+//      next run re-matches those objects by key and adopts them instead of
+//      creating duplicates. Lost updates are simply decided again.
 //   3. The cursor is written only by finish_run() of a run whose read ended
 //      and whose writes all committed (STYLE.md: acknowledge before advancing).
 //   4. A run row exists from begin_run(); a run that never reaches
@@ -81,6 +84,7 @@ class StateStore {
   /// A read transaction: many lookups under one lock instead of one each.
   void begin_read();
   void commit();
+  bool in_transaction() const;
   void rollback();
   /// Inserts or replaces; returns the link's rowid.
   std::int64_t put_link(ObjectType type, std::string_view source_id, const Link& link);
@@ -108,6 +112,8 @@ class StateStore {
 
  private:
   sqlite3_stmt* prepare(const char* sql);
+  static sqlite3_stmt* prepare_on(sqlite3* db, const char* sql);
+  void open_journal();
   void exec(const char* sql);
   Link read_link(sqlite3_stmt* st, int first_column);
   void for_each_link_impl(ObjectType type, const std::function<void(std::int64_t, std::string, Link)>& fn);
@@ -115,6 +121,7 @@ class StateStore {
   std::filesystem::path path_;
   std::string pipeline_;
   sqlite3* db_ = nullptr;
+  sqlite3* journal_ = nullptr;  ///< intents: committed independently of db_'s open transaction
   int lock_fd_ = -1;
   struct Statements;
   std::unique_ptr<Statements> st_;

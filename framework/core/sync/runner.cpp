@@ -61,13 +61,19 @@ class Engine final : public Emitter {
     if (batch_.empty()) return;
     std::vector<Decision> decisions;
     decisions.reserve(batch_.size());
-    state_.begin_read();
-    try {
+    if (options_.dry_run) {
+      // Plans read under one read transaction per batch and write nothing.
+      state_.begin_read();
+      try {
+        for (Change& c : batch_) decisions.push_back(decide(std::move(c)));
+        state_.commit();
+      } catch (...) {
+        state_.rollback();
+        throw;
+      }
+    } else {
+      open_window();
       for (Change& c : batch_) decisions.push_back(decide(std::move(c)));
-      state_.commit();
-    } catch (...) {
-      state_.rollback();
-      throw;
     }
     batch_.clear();
     apply(decisions);
@@ -163,6 +169,25 @@ class Engine final : public Emitter {
   }
 
   const Progress& progress() const { return progress_; }
+
+ private:
+  /// The state store's write transaction spans many sink batches: inserting
+  /// random-keyed links touches about one B-tree page per link, and a large
+  /// transaction writes each touched page once instead of once per batch.
+  static constexpr std::size_t kWindow = 50'000;
+
+ public:
+  void open_window() {
+    if (!options_.dry_run && !state_.in_transaction()) state_.begin();
+  }
+  /// Commits the window; its intents are then done with.
+  void close_window() {
+    if (options_.dry_run || !state_.in_transaction()) return;
+    state_.commit();
+    for (std::int64_t id : window_intents_) state_.clear_intents(id);
+    window_intents_.clear();
+    window_objects_ = 0;
+  }
 
  private:
   /// Fault injection for the crash tests: DIRSYNC_TEST_CRASH_AFTER_SINK_BATCH=N
@@ -294,16 +319,19 @@ class Engine final : public Emitter {
       for (const auto& id : rec.members_removed) members.erase(id);
       member_ids.assign(members.begin(), members.end());
     }
-    Object snapshot = source;
-    if (rec.type == ObjectType::group) {
-      List list;
-      for (const auto& id : member_ids) list.emplace_back(id);
-      snapshot.set(std::string(kMembersKey), Value(std::move(list)));
+    bool snapshot_changed = false;
+    if (options_.keep_source_state || rec.type == ObjectType::group) {
+      Object snapshot = source;
+      if (rec.type == ObjectType::group) {
+        List list;
+        for (const auto& id : member_ids) list.emplace_back(id);
+        snapshot.set(std::string(kMembersKey), Value(std::move(list)));
+      }
+      Value snapshot_value(std::move(snapshot));
+      d.next.source_hash = stable_hash(snapshot_value);
+      snapshot_changed = !d.link || d.link->source_hash != d.next.source_hash;
+      if (snapshot_changed) d.next.source = to_json(snapshot_value);
     }
-    Value snapshot_value(std::move(snapshot));
-    d.next.source_hash = stable_hash(snapshot_value);
-    bool snapshot_changed = !d.link || d.link->source_hash != d.next.source_hash;
-    if (snapshot_changed) d.next.source = to_json(snapshot_value);
 
     if (!policy.scope.matches(source, rec.id)) {
       if (!d.link || d.link->disabled || policy.on_out_of_scope == OnOutOfScope::keep) {
@@ -521,19 +549,15 @@ class Engine final : public Emitter {
     std::vector<std::string> creating;
     for (const auto& d : decisions)
       if (d.intent) creating.push_back(d.change.record.id);
-    std::int64_t intent_id = 0;
-    if (!creating.empty()) {
-      state_.begin();
-      intent_id = state_.add_intents(decisions.front().change.record.type, creating, run_id_);
-      state_.commit();
-    }
+    if (!creating.empty())
+      window_intents_.push_back(state_.add_intents(decisions.front().change.record.type, creating, run_id_));
+    open_window();
     std::vector<OpResult> results(ops.size());
     if (!ops.empty()) {
       sink_.apply(ops, results);
       crash_point_after_sink();
     }
-    state_.begin();
-    try {
+    {
       std::size_t r = 0;
       for (std::size_t i = 0; i < decisions.size(); ++i) {
         Decision& d = decisions[i];
@@ -561,12 +585,9 @@ class Engine final : public Emitter {
         if (d.skipped && recount_) ++report_.counts.skipped;
         if (d.store_link) mark_seen(state_.put_link(rec.type, rec.id, d.next));
       }
-      if (intent_id) state_.clear_intents(intent_id);
-      state_.commit();
-    } catch (...) {
-      state_.rollback();
-      throw;
     }
+    window_objects_ += decisions.size();
+    if (window_objects_ >= kWindow) close_window();
     if (options_.progress) options_.progress(progress_);
   }
 
@@ -582,7 +603,9 @@ class Engine final : public Emitter {
   std::set<std::pair<ObjectType, std::string>> recovering_;
   std::vector<std::string> deferred_groups_;
   bool recount_ = true;
-  int sink_batches_ = 0;  ///< false while re-deciding deferred groups: they were counted once
+  int sink_batches_ = 0;
+  std::vector<std::int64_t> window_intents_;
+  std::size_t window_objects_ = 0;  ///< false while re-deciding deferred groups: they were counted once
   Progress progress_;
 };
 
@@ -626,6 +649,7 @@ RunReport Runner::run(const RunOptions& options) {
       result = source_.read(request, engine);
       engine.flush();
       engine.resolve_deferred();
+      engine.close_window();
     } catch (const Error& e) {
       // What was read before the failure is still written; nothing is removed
       // and the cursor stays where it was.
@@ -635,6 +659,10 @@ RunReport Runner::run(const RunOptions& options) {
         } catch (const Error&) {
         }
       }
+      try {
+        engine.close_window();
+      } catch (const Error&) {
+      }
       throw;
     }
     if (!report.note.empty() && !result.note.empty()) report.note += "; ";
@@ -642,10 +670,16 @@ RunReport Runner::run(const RunOptions& options) {
     report.mode = result.mode == ReadMode::full ? "full" : "incremental";
     if (result.complete && result.mode == ReadMode::full) {
       engine.remove_missing();
+      engine.close_window();
     } else if (!result.complete) {
       report.note += std::string(report.note.empty() ? "" : "; ") + "the read was incomplete: nothing was removed";
     }
   } catch (const Error& e) {
+    // What the sink already holds must be linked before the run row closes.
+    try {
+      engine.close_window();
+    } catch (const Error&) {
+    }
     report.error = redactor_.redact(e.what());
     if (e.kind() == ErrorKind::safety || e.kind() == ErrorKind::config) {
       finish("Failed", std::nullopt);

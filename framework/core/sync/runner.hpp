@@ -38,6 +38,9 @@ struct RunOptions {
   bool accept_deletions = false;  ///< confirm removals above the safety threshold
   std::size_t batch_size = 1000;
   std::size_t plan_limit = 20;    ///< operations kept for the plan output
+  /// Keep each user's last full source state (needed to merge partial
+  /// records; see PluginDescriptor::partial_records). Groups always keep it.
+  bool keep_source_state = true;
   std::function<void(const Progress&)> progress;
 };
 

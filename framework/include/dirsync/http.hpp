@@ -85,6 +85,8 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds io_timeout{60'000};
   std::string user_agent = "dirsync";
+  /// Forward proxy, "http://host:port" (HTTPS goes through it with CONNECT).
+  std::string proxy;
   RetryPolicy retry;
   Clock* clock = nullptr;   ///< nullptr = Clock::system()
   Logger* log = nullptr;    ///< retries are logged at warn level

@@ -11,7 +11,7 @@
 
 namespace dirsync::http {
 
-/// insecure_skip_tls_verify, ca_file, request_timeout, max_attempts,
+/// insecure_skip_tls_verify, ca_file, proxy, request_timeout, max_attempts,
 /// retry_initial_backoff, retry_max_backoff, retry_budget.
 std::vector<ConfigField> config_fields();
 

@@ -217,6 +217,10 @@ struct PluginDescriptor {
   std::vector<ConfigField> schema;
   std::function<std::unique_ptr<Source>(const PluginContext&)> make_source;
   std::function<std::unique_ptr<Sink>(const PluginContext&)> make_sink;
+  /// Sources only: may emit Record::partial (delta) records. The host then
+  /// keeps every object's last full source state to merge them with; a source
+  /// that always sends whole objects sets false and saves that write.
+  bool partial_records = true;
 };
 
 using PluginEntryPoint = const PluginDescriptor*();

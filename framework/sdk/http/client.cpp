@@ -148,6 +148,10 @@ struct Client::Impl {
       s = std::make_unique<Poco::Net::HTTPSClientSession>(t.host, t.port, tls_context());
     else
       s = std::make_unique<Poco::Net::HTTPClientSession>(t.host, t.port);
+    if (!options.proxy.empty()) {
+      Target proxy = split_url(options.proxy);
+      s->setProxy(proxy.host, proxy.port);
+    }
     s->setKeepAlive(true);
     s->setTimeout(Poco::Timespan(options.connect_timeout.count() * 1000),
                   Poco::Timespan(options.io_timeout.count() * 1000),

@@ -10,6 +10,7 @@ std::vector<ConfigField> config_fields() {
       {"insecure_skip_tls_verify", F::boolean, false, false, "false",
        "skip TLS certificate and host name checks (test setups only; logs a warning)"},
       {"ca_file", F::string, false, false, "", "extra trusted CA certificates (PEM file)"},
+      {"proxy", F::string, false, false, "", "forward proxy, http://host:port (HTTPS tunnels through it)"},
       {"request_timeout", F::duration, false, false, "60s", "timeout of one HTTP exchange"},
       {"max_attempts", F::integer, false, false, "8", "attempts per request on 429/503/504 and network faults"},
       {"retry_initial_backoff", F::duration, false, false, "500ms", "first backoff when there is no Retry-After"},
@@ -22,6 +23,7 @@ ClientOptions client_options(const Settings& s, Logger* log, const std::string& 
   ClientOptions o;
   o.insecure_skip_tls_verify = s.boolean("insecure_skip_tls_verify", false);
   o.ca_file = s.string("ca_file");
+  o.proxy = s.string("proxy");
   o.io_timeout = std::chrono::milliseconds(s.duration_ms("request_timeout", 60'000));
   o.retry.max_attempts = static_cast<int>(std::max<std::int64_t>(1, s.integer("max_attempts", 8)));
   o.retry.initial_backoff = std::chrono::milliseconds(s.duration_ms("retry_initial_backoff", 500));
