@@ -167,3 +167,10 @@ TEST_CASE("scim resources: normalize and project") {
                                          "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division"}))) ==
         R"({"schemas":["s"],"id":"1","userName":"a","name":{"givenName":"A"},"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"D"}})");
 }
+
+TEST_CASE("scim patch: Okta's group rename repeats the group's own id") {
+  const char* group = R"({"id":"g1","displayName":"Old","members":[{"value":"u1"}]})";
+  Object g = patched(group, R"([{"op":"replace","value":{"id":"g1","displayName":"New"}}])", ResourceKind::group);
+  CHECK(g.find("displayName")->as_string() == "New");
+  CHECK(scim_type_of(group, R"([{"op":"replace","value":{"id":"other","displayName":"New"}}])") == "400 mutability");
+}

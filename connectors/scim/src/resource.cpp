@@ -317,6 +317,11 @@ struct Patcher {
           continue;
         }
         if (iequals(key, "schemas")) continue;
+        if (iequals(key, "id")) {
+          // Okta renames a group with {"op":"replace","value":{"id":"<its id>","displayName":...}}.
+          const Value* id = resource.find("id");
+          if (id && v == *id) continue;
+        }
         PatchPath pp = parse_patch_path(key);
         apply_one(op, pp, &v);
       }
