@@ -587,3 +587,14 @@ TEST_CASE("signed-assertion grants: Entra certificate credential and Google JWT 
 
   CHECK_THROWS_AS(client_assertion_grant("http://x/t", "a", "s", "not a certificate", key_pem), Error);
 }
+
+TEST_CASE("requests go through a configured forward proxy with absolute URIs") {
+  ScriptedServer proxy([](int, auto&, auto& resp) { reply(resp, 200, R"({"via":"proxy"})"); });
+  ClientOptions o;
+  o.proxy = proxy.url("");
+  Client client(o);
+  Response r = client.send({"GET", "http://graph.example.invalid/v1.0/users?$top=1", {}, {}});
+  CHECK(r.body == R"({"via":"proxy"})");
+  REQUIRE(proxy.count() == 1);
+  CHECK(proxy.seen()[0].uri == "http://graph.example.invalid:80/v1.0/users?$top=1");  // absolute form
+}
