@@ -525,3 +525,17 @@ TEST_CASE("the simulator serves a tenant from a JSON file") {
   CHECK(out.changes[1].record.attributes.find("mail")->is_null());
   CHECK(out.changes[2].record.members == std::vector<std::string>{"u-1", "u-2", "g-2"});
 }
+
+TEST_CASE("responses slower than request_timeout are retried, then reported") {
+  SimProcess sim({"--graph-users", "3", "--graph-groups", "1", "--graph-slow-ms", "400"});
+  Plugin p;
+  auto source = p.make(sim, {{"request_timeout", 50}, {"max_attempts", 2}});
+  Collect out;
+  try {
+    source->read(full(false), out);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::connection);
+    CHECK_THAT(e.what(), Catch::Contains("timed out") && Catch::Contains("after 2 attempts"));
+  }
+}
