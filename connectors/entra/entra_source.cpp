@@ -243,6 +243,8 @@ class EntraSource final : public Source {
     return http::follow_pages(chain, first);
   }
 
+  // "Sync from now": directory resources answer $deltatoken=latest with no
+  // objects and a deltaLink (https://learn.microsoft.com/graph/delta-query-overview).
   std::string latest_delta_link(const std::string& collection, const std::string& select,
                                 const std::string& permission) {
     std::string link;

@@ -860,7 +860,8 @@ class GraphModule final : public Module {
       return items_page(r, out, std::move(c), faults, true);
     }
     if (token == "latest") {
-      // "$deltatoken=latest": an empty answer whose deltaLink starts now.
+      // "$deltatoken=latest" (sync from now, https://learn.microsoft.com/graph/delta-query-overview):
+      // an empty answer whose deltaLink starts now.
       c.mode = Cursor::delta_changes;
       if (!parse_select(r, c, out)) return;
       c.seq = seq_;
