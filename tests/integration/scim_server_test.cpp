@@ -3,6 +3,7 @@
 // host-facing read() and pull mode against the endpoint itself.
 #include <catch2/catch.hpp>
 
+#include "scim_fixture.hpp"
 #include "support/test_support.hpp"
 
 #include <dirsync/plugin.hpp>
@@ -18,10 +19,6 @@
 
 #include <boost/dll/shared_library.hpp>
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -29,6 +26,8 @@
 #include <thread>
 
 using namespace dirsync;
+using scim_test::Client;
+using scim_test::Response;
 namespace fs = std::filesystem;
 
 namespace {
@@ -89,41 +88,6 @@ Plugin& plugin() {
   return p;
 }
 
-struct Response {
-  int status = 0;
-  std::string body;
-  Poco::Net::HTTPResponse head;
-  Value json() const { return parse_json(body); }
-};
-
-struct Client {
-  std::uint16_t port = 0;
-  std::string token = kToken;
-
-  Response call(const std::string& method, const std::string& path, const std::string& body = {},
-                std::vector<std::pair<std::string, std::string>> headers = {}) const {
-    Poco::Net::HTTPClientSession s("127.0.0.1", port);
-    Poco::Net::HTTPRequest req(method, "/scim/v2" + path, Poco::Net::HTTPMessage::HTTP_1_1);
-    if (!token.empty()) req.set("Authorization", "Bearer " + token);
-    for (const auto& [k, v] : headers) req.set(k, v);
-    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-      req.setContentType("application/scim+json");
-      req.setContentLength(static_cast<std::streamsize>(body.size()));
-    }
-    s.sendRequest(req) << body;
-    Response r;
-    std::istream& in = s.receiveResponse(r.head);
-    r.status = r.head.getStatus();
-    r.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    return r;
-  }
-  Response get(const std::string& path) const { return call("GET", path); }
-  Response post(const std::string& path, const std::string& body) const { return call("POST", path, body); }
-  Response patch(const std::string& path, const std::string& ops) const {
-    return call("PATCH", path, R"({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":)" + ops + "}");
-  }
-};
-
 std::string encode(const std::string& text) {
   std::string out;
   Poco::URI::encode(text, "&=+?#\"[] ", out);
@@ -155,6 +119,7 @@ class Endpoint {
     auto colon = line.rfind(':');
     REQUIRE(colon != std::string::npos);
     client.port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+    client.token = kToken;
   }
   ~Endpoint() {
     stop = true;
@@ -559,34 +524,11 @@ TEST_CASE("scim endpoint: a 2xx survives kill -9 of the server") {
   test::TempDir dir;
   fs::path settings = dir / "settings.json";
   test::write_file(settings, R"({"listen":"127.0.0.1:0","tokens":[")" + kToken + R"("],"store":"scim.db"})");
-  int out_pipe[2];
-  REQUIRE(pipe(out_pipe) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(out_pipe[1], 1);
-    close(out_pipe[0]);
-    close(out_pipe[1]);
-    std::string exe = (test::binary_dir() / "bin" / "scim-serve").string();
-    std::string so = (test::plugin_dir() / "dirsync-scim.so").string();
-    execl(exe.c_str(), exe.c_str(), so.c_str(), settings.c_str(), dir.path().c_str(), "--no-read",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(out_pipe[1]);
-  std::string output;
-  char buf[4096];
-  while (output.find("listening on") == std::string::npos || output.find('\n', output.find("listening on")) ==
-                                                                  std::string::npos) {
-    ssize_t n = read(out_pipe[0], buf, sizeof buf);
-    REQUIRE(n > 0);
-    output.append(buf, static_cast<std::size_t>(n));
-  }
-  auto at = output.find("listening on");
-  auto line_end = output.find('\n', at);
-  std::string line = output.substr(at, line_end - at);
-  Client c;
-  c.port = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+  scim_test::Child server({(test::binary_dir() / "bin" / "scim-serve").string(),
+                           (test::plugin_dir() / "dirsync-scim.so").string(), settings.string(), dir.path().string(),
+                           "--no-read"},
+                          {});
+  Client c{server.port, kToken};
 
   std::vector<std::string> ids;
   for (int i = 0; i < 25; ++i) {
@@ -597,11 +539,7 @@ TEST_CASE("scim endpoint: a 2xx survives kill -9 of the server") {
   std::string gid = id_of(c.post("/Groups", R"({"displayName":"G","members":[{"value":")" + ids[0] + R"("}]})"));
   REQUIRE(c.patch("/Users/" + ids[1], R"([{"op":"Replace","path":"active","value":"False"}])").status == 200);
   REQUIRE(c.call("DELETE", "/Users/" + ids[2]).status == 204);
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  close(out_pipe[0]);
-  CHECK(WIFSIGNALED(status));
+  CHECK(server.kill9());
 
   Endpoint restarted(dir.path());
   for (std::size_t i = 0; i < ids.size(); ++i) {
