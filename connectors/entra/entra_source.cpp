@@ -119,20 +119,18 @@ class EntraSource final : public Source {
     tokens_->token();
     lines.push_back("token acquired from " + authority_ + "/" + tenant_);
     std::size_t users = 0;
-    get_checked(api_ + "/users?$top=1&$select=id", "User.Read.All", [&](const std::string& body) {
-      parse_page(body, ObjectType::user, ItemShape::object, false, [&](Change&&) { ++users; });
-    });
-    lines.push_back("read " + std::to_string(users) + " user from " + api_ + "/users (User.Read.All)");
+    parse_page(get(api_ + "/users?$top=1&$select=id", "User.Read.All", false).body, ObjectType::user,
+               ItemShape::object, false, [&](Change&&) { ++users; });
+    lines.push_back("read " + std::to_string(users) + " of the users from " + api_ + "/users (User.Read.All)");
     std::string group_id;
-    get_checked(api_ + "/groups?$top=1&$select=id", "Group.Read.All", [&](const std::string& body) {
-      parse_page(body, ObjectType::group, ItemShape::object, false, [&](Change&& c) { group_id = c.record.id; });
-    });
-    lines.push_back("read " + std::string(group_id.empty() ? "0 groups" : "1 group") + " from " + api_ +
+    parse_page(get(api_ + "/groups?$top=1&$select=id", "Group.Read.All", false).body, ObjectType::group,
+               ItemShape::object, false, [&](Change&& c) { group_id = c.record.id; });
+    lines.push_back("read " + std::string(group_id.empty() ? "0" : "1") + " of the groups from " + api_ +
                     "/groups (Group.Read.All)");
     if (!group_id.empty()) {
-      get_checked(api_ + "/groups/" + group_id + "/members?$top=1&$select=id", "GroupMember.Read.All",
-                  [](const std::string&) {});
-      lines.push_back("read group members (GroupMember.Read.All)");
+      get(api_ + "/groups/" + http::url_encode(group_id) + "/members?$top=1&$select=id", "GroupMember.Read.All",
+          false);
+      lines.push_back("read the members of a group (GroupMember.Read.All)");
     }
     return lines;
   }
@@ -211,11 +209,6 @@ class EntraSource final : public Source {
                          " to the stored delta link; did a full read instead"};
     }
     fail(url, r, permission, started);
-  }
-
-  void get_checked(const std::string& url, const std::string& permission,
-                   const std::function<void(const std::string&)>& use) {
-    use(get(url, permission, false).body);
   }
 
   /// Follows a chain of Graph pages, prefetching the next one while this one

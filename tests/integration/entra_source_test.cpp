@@ -444,8 +444,8 @@ TEST_CASE("test_connection reads one user and one group; a 403 names the missing
   auto source = p.make(sim);
   auto lines = source->test_connection();
   REQUIRE(lines.size() == 4);
-  CHECK_THAT(lines[1], Catch::Contains("1 user"));
-  CHECK_THAT(lines[2], Catch::Contains("1 group"));
+  CHECK_THAT(lines[1], Catch::Contains("read 1 of the users"));
+  CHECK_THAT(lines[2], Catch::Contains("read 1 of the groups"));
   for (const char* permission : {"User.Read.All", "Group.Read.All", "GroupMember.Read.All"}) {
     sim.admin("POST", "/_admin/graph/faults", std::string(R"({"deny":[")") + permission + R"("]})");
     try {
