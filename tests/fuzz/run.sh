@@ -23,13 +23,21 @@ cmake -S "$here" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Rel
 cmake --build "$build" -j2 || exit 1
 
 status=0
-for target in fuzz_expression fuzz_scope; do
+targets=""
+for exe in "$build"/*fuzz_*; do
+  [ -f "$exe" ] && [ -x "$exe" ] && targets="$targets $(basename "$exe")"
+done
+[ -n "$targets" ] || { echo "run.sh: no fuzz targets were built"; exit 1; }
+for target in $targets; do
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
   echo "run.sh: $target for ${duration}s"
   # The first corpus directory collects new inputs; the seeds stay read-only.
+  seeds="$here/corpus/$target"
+  [ -d "$seeds" ] || seeds=""
+  # shellcheck disable=SC2086 # $seeds is empty or one directory
   if ! "$build/$target" -max_total_time="$duration" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$build/$target-" "$corpus" "$here/corpus/$target" 2>"$build/$target.log"; then
+      -print_final_stats=1 -artifact_prefix="$build/$target-" "$corpus" $seeds 2>"$build/$target.log"; then
     tail -n 40 "$build/$target.log"
     echo "run.sh: $target failed; reproduce with: $build/$target $build/$target-crash-*"
     status=1
