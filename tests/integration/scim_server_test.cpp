@@ -271,6 +271,17 @@ TEST_CASE("scim endpoint: lists with filter, paging, attributes and sorting") {
   CHECK(f.find("userName"));
 
   CHECK(c.get("/Users?count=0").json().as_object().find("totalResults")->as_integer() == 7);
+  Value tail = c.get("/Users?startIndex=6&count=5").json();
+  CHECK(tail.as_object().find("totalResults")->as_integer() == 7);
+  CHECK(tail.as_object().find("itemsPerPage")->as_integer() == 2);
+  std::set<std::string> seen;
+  for (int start = 1; start <= 7; start += 3) {
+    for (const Value& u : c.get("/Users?startIndex=" + std::to_string(start) + "&count=3").json().as_object()
+                              .find("Resources")->as_list()) {
+      seen.insert(u.as_object().find("id")->as_string());
+    }
+  }
+  CHECK(seen.size() == 7);  // pages neither overlap nor skip
 
   for (const char* bad : {"userName eq", "userName eq \"a\" and", "(title pr", "emails[type eq \"w\"", "a xx 1"}) {
     Response r = c.get("/Users?filter=" + encode(bad));

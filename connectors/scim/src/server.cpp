@@ -511,8 +511,13 @@ void Server::Impl::handle(HTTPServerRequest& http, HTTPServerResponse& resp) {
         for (const std::string& json : store.find_json(kind, column, eq->value)) {
           consider(std::move(parse_json(json).as_object()));
         }
-      } else if (!filter && !sort_path && count == 0) {
+      } else if (!filter && !sort_path) {
+        // Plain paging (IdP imports, pull clients): count and one page, not a
+        // parse of every row per page.
         total = store.count(kind);
+        for (const std::string& json : store.page(kind, start_index - 1, count)) {
+          page.push_back(shaped(r, kind, std::move(parse_json(json).as_object())));
+        }
       } else {
         std::vector<std::string> needles = filter ? required_text(*filter) : std::vector<std::string>{};
         store.scan(kind, [&](std::string_view json) {

@@ -353,6 +353,17 @@ std::int64_t Store::count(ResourceKind kind) {
   return scalar(kCount, kind_code(kind));
 }
 
+std::vector<std::string> Store::page(ResourceKind kind, std::int64_t offset, std::int64_t limit) {
+  static constexpr const char* kPage = "SELECT json FROM resources WHERE kind=?1 ORDER BY id LIMIT ?2 OFFSET ?3";
+  Lease c = lease();
+  Stmt& s = c->stmt(kPage);
+  s.bind(1, kind_code(kind)).bind(2, limit).bind(3, offset);
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  s.reset();
+  return out;
+}
+
 std::int64_t Store::max_seq() {
   static constexpr const char* kMax = "SELECT coalesce(max(seq), 0) FROM events";
   return scalar(kMax, std::nullopt);

@@ -133,6 +133,8 @@ class Store {
   /// Every resource of a kind, in id order; `fn` returns false to stop.
   void scan(ResourceKind kind, const std::function<bool(std::string_view json)>& fn);
   std::int64_t count(ResourceKind kind);
+  /// One page of resources in id order (unfiltered lists).
+  std::vector<std::string> page(ResourceKind kind, std::int64_t offset, std::int64_t limit);
   std::int64_t max_seq();
   /// Events up to this seq were pruned (0: none); older cursors need a full read.
   std::int64_t pruned_through();
