@@ -276,8 +276,8 @@ TEST_CASE("scim endpoint: lists with filter, paging, attributes and sorting") {
   CHECK(tail.as_object().find("itemsPerPage")->as_integer() == 2);
   std::set<std::string> seen;
   for (int start = 1; start <= 7; start += 3) {
-    for (const Value& u : c.get("/Users?startIndex=" + std::to_string(start) + "&count=3").json().as_object()
-                              .find("Resources")->as_list()) {
+    Value page_of_3 = c.get("/Users?startIndex=" + std::to_string(start) + "&count=3").json();
+    for (const Value& u : page_of_3.as_object().find("Resources")->as_list()) {
       seen.insert(u.as_object().find("id")->as_string());
     }
   }
