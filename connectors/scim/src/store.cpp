@@ -220,7 +220,7 @@ Store::~Store() {
 }
 
 void Store::on_commit(std::function<void()> hook) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(hook_mutex_);
   hook_ = std::move(hook);
 }
 
@@ -245,7 +245,6 @@ void Store::writer_loop() {
       batch.push_back(queue_.front());
       queue_.pop_front();
     }
-    std::function<void()> hook = hook_;
     lock.unlock();
     bool wrote = false;
     try {
@@ -274,7 +273,10 @@ void Store::writer_loop() {
       for (Job* j : batch) j->error = e;
       wrote = false;
     }
-    if (wrote && hook) hook();
+    if (wrote) {
+      std::lock_guard hook_lock(hook_mutex_);
+      if (hook_) hook_();
+    }
     lock.lock();
     for (Job* j : batch) {
       j->done = true;

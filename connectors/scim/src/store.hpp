@@ -123,6 +123,8 @@ class Store {
   /// rethrows what the job threw (its changes rolled back).
   void write(const std::function<void(Tx&)>& job);
   /// Called (from the writer thread) after each commit that wrote something.
+  /// Replacing it waits for a running call, so the old hook's captures may
+  /// be destroyed once on_commit returns.
   void on_commit(std::function<void()> hook);
 
   // Reads, each on a pooled read connection.
@@ -164,6 +166,7 @@ class Store {
   std::condition_variable cv_;  ///< the writer waits on it for jobs
   std::deque<Job*> queue_;
   bool stopping_ = false;
+  std::mutex hook_mutex_;  ///< held while the hook runs, so on_commit(nullptr) waits for it
   std::function<void()> hook_;
   std::thread thread_;
 
