@@ -1,6 +1,7 @@
 // The `entra` plugin, loaded from its .so, against dirsync-sim's Graph module.
 #include <catch2/catch.hpp>
 
+#include "support/self_signed.hpp"
 #include "support/sim_process.hpp"
 #include "support/test_support.hpp"
 
@@ -468,14 +469,9 @@ TEST_CASE("config errors are caught by the factory") {
 
 TEST_CASE("certificate credentials send an RS256 client assertion") {
   SimProcess sim({"--graph-users", "2", "--graph-groups", "1"});
-  auto self_signed = dirsync::test::run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                                         "-keyout", "/dev/stdout", "-subj", "/CN=dirsync-test", "-days", "1"});
-  REQUIRE(self_signed.exit_code == 0);
-  const std::string& pem = self_signed.out;
-  auto cert_begin = pem.find("-----BEGIN CERTIFICATE-----");
-  REQUIRE(cert_begin != std::string::npos);
-  std::string key = pem.substr(0, cert_begin);
-  std::string cert = pem.substr(cert_begin);
+  auto made = dirsync::test::make_self_signed("dirsync-test");
+  const std::string& key = made.key_pem;
+  const std::string& cert = made.cert_pem;
   Plugin p;
   auto source = p.make(sim, {{"client_secret", nullptr}, {"certificate", cert}, {"private_key", key}});
   Collect out;

@@ -2,6 +2,7 @@
 // Retry-After, budgets, truncated bodies, token caching and 401 refresh.
 #include <catch2/catch.hpp>
 
+#include "support/self_signed.hpp"
 #include "support/test_support.hpp"
 
 #include <dirsync/http.hpp>
@@ -473,9 +474,9 @@ TEST_CASE("the shared HTTP config keys become client options") {
 TEST_CASE("TLS: a self-signed server is refused by default, accepted when trusted or insecure") {
   dirsync::test::TempDir dir;
   std::string key = (dir / "key.pem").string(), cert = (dir / "cert.pem").string();
-  auto made = dirsync::test::run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                                  "-out", cert, "-subj", "/CN=127.0.0.1", "-days", "1"});
-  REQUIRE(made.exit_code == 0);
+  auto made = dirsync::test::make_self_signed("127.0.0.1");
+  dirsync::test::write_file(key, made.key_pem);
+  dirsync::test::write_file(cert, made.cert_pem);
   Poco::Net::initializeSSL();
   Poco::Net::Context::Ptr server_tls =
       new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, key, cert, "", Poco::Net::Context::VERIFY_NONE);
@@ -547,12 +548,9 @@ std::pair<Value, Value> sent_jwt(const std::string& form, const std::string& fie
 }  // namespace
 
 TEST_CASE("signed-assertion grants: Entra certificate credential and Google JWT bearer") {
-  dirsync::test::TempDir dir;
-  std::string key = (dir / "key.pem").string(), cert = (dir / "cert.pem").string();
-  REQUIRE(dirsync::test::run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                              "-out", cert, "-subj", "/CN=dirsync", "-days", "1"})
-              .exit_code == 0);
-  std::string key_pem = dirsync::test::read_file(key), cert_pem = dirsync::test::read_file(cert);
+  auto made = dirsync::test::make_self_signed("dirsync");
+  const std::string& key_pem = made.key_pem;
+  const std::string& cert_pem = made.cert_pem;
   ScriptedServer server([](int, auto&, auto& resp) { reply(resp, 200, R"({"access_token":"t","expires_in":3600})"); });
   FakeClock clock;
   Client client(fake_options(clock));
