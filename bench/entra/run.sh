@@ -39,6 +39,7 @@ measure() {
 echo "users: $USERS, groups: 50, $(nproc) cores, $(date -u +%Y-%m-%d)"
 measure "full sync" run
 measure "no-change delta" run
-curl -s -X POST -H 'Content-Type: application/json' "$URL/_admin/graph/touch" \
-  -d '{"every":100,"property":"jobTitle","value":"Benchmark"}' > /dev/null
+python3 -c 'import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/_admin/graph/touch", method="POST",
+    data=b"{\"every\":100,\"property\":\"jobTitle\",\"value\":\"Benchmark\"}")).read()' "$URL"
 measure "1% change delta" run
