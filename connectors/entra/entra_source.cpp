@@ -271,8 +271,11 @@ class EntraSource final : public Source {
         parse_page(body, ObjectType::group, ItemShape::object, false,
                    [&](Change&& c) { groups.push_back(std::move(c)); });
         for (Change& g : groups) {
-          g.record.members = members(g.record.id);
-          out.emit(std::move(g));
+          // Owned by this iteration, so a group's member list is freed once
+          // emitted, whatever the emitter keeps.
+          Change group = std::move(g);
+          group.record.members = members(group.record.id);
+          out.emit(std::move(group));
         }
       });
     }
