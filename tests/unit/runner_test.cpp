@@ -319,3 +319,59 @@ TEST_CASE("a changed mapping forces a full read") {
   CHECK(r.mode == "full");
   CHECK(r.note.find("full evaluation") != std::string::npos);
 }
+
+TEST_CASE("a failed read still writes the objects emitted before the failure") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob"))};
+  h.source.throw_after = 2;  // both emitted, still in the runner's batch, then the read fails
+  auto r = h.run();
+  CHECK(r.counts.created == 2);
+  CHECK(r.status == "Partial");
+  CHECK(h.sink.objects.size() == 2);
+}
+
+TEST_CASE("SelectUniqueValue checks each candidate against the sink and this run") {
+  const char* yaml = R"(version: 1
+name: t
+source: { type: fake }
+sink: { type: fake }
+users:
+  mappings:
+    - { target: login, expression: 'SelectUniqueValue(Join("", Left([givenName], 1), [surname]), Join("", Left([givenName], 2), [surname]))' }
+)";
+  Harness h(yaml);
+  h.sink.objects["taken"] = {ObjectType::user, Object{{"login", Value("asmith")}}, {}, false};
+  h.source.changes = {user("u1", Object{{"givenName", Value("Ann")}, {"surname", Value("smith")}}),
+                      user("u2", Object{{"givenName", Value("Anna")}, {"surname", Value("smith")}})};
+  auto r = h.run();
+  INFO(r.error);
+  REQUIRE(r.counts.created == 1);
+  CHECK(r.counts.failed == 1);  // both candidates of u2 are taken: by the sink and by u1
+  CHECK(h.sink.log.at(0).attributes.find("login")->as_string() == "Ansmith");  // "Asmith" matches "asmith" case-insensitively
+}
+
+TEST_CASE("member_of scoping uses the group memberships the state store knows") {
+  const char* yaml = R"(version: 1
+name: t
+source: { type: fake }
+sink: { type: fake }
+users:
+  scope:
+    - - { attribute: id, operator: member_of, value: Sales }
+  mappings:
+    - { target: email, source: mail }
+groups:
+  mappings:
+    - { target: name, source: displayName }
+)";
+  Harness h(yaml);
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob")),
+                      group("g1", Object{{"displayName", Value("Sales")}}, {"u1"})};
+  h.run();  // first run: groups become known
+  auto r = h.run();
+  CHECK(r.counts.created == 1);
+  bool ann = false;
+  for (const auto& [id, o] : h.sink.objects)
+    if (o.type == ObjectType::user) ann = o.attributes.find("email")->as_string() == "a@x.com";
+  CHECK(ann);
+}

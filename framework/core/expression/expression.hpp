@@ -30,6 +30,9 @@ struct EvalHooks {
   /// SelectUniqueValue: true when `candidate` is not yet used for the mapping's
   /// target attribute in the sink.
   std::function<bool(const Value& candidate)> is_unique;
+  /// The host's form of the same question, for Mapper: which target attribute
+  /// is asked about. Mapper turns it into is_unique for each mapping.
+  std::function<bool(std::string_view target, const Value& candidate)> is_unique_for;
 };
 
 class Node;

@@ -43,7 +43,13 @@ Object Mapper::map(const Object& source, bool creating, const expr::EvalHooks* h
           result.emplace(m.constant);
           break;
         case Kind::expression:
-          result = m.expression->evaluate(source, hooks);
+          if (hooks && hooks->is_unique_for && m.expression->selects_unique_value()) {
+            expr::EvalHooks local;
+            local.is_unique = [&](const Value& candidate) { return hooks->is_unique_for(m.target, candidate); };
+            result = m.expression->evaluate(source, &local);
+          } else {
+            result = m.expression->evaluate(source, hooks);
+          }
           if (!result) continue;  // IgnoreFlowIfNullOrEmpty: the attribute is not written at all
           break;
         case Kind::none:

@@ -4,6 +4,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <cmath>
+#include <map>
+#include <memory>
 #include <set>
 
 namespace dirsync {
@@ -26,6 +28,50 @@ Object parse_object(const std::string& json) {
   return v.is_object() ? std::move(v.as_object()) : Object{};
 }
 
+/// Group membership for `member_of` scoping clauses, from the groups the
+/// state store knows (their snapshots as of the previous run's read: users are
+/// read before groups, so this run's group changes count from the next run).
+class StoredMembership final : public scope::Membership {
+ public:
+  explicit StoredMembership(StateStore& state) {
+    state.for_each_link(ObjectType::group, [&](std::int64_t, std::string id, Link link) {
+      Object snapshot = parse_object(link.source);
+      std::size_t index = groups_.size();
+      std::string name;
+      if (const Value* n = snapshot.find("displayName")) name = n->to_string();
+      else if (const Value* n2 = snapshot.find("name")) name = n2->to_string();
+      groups_.push_back({id, name});
+      index_[id] = index;
+      if (const Value* m = snapshot.find(kMembersKey); m && m->is_list())
+        for (const Value& member : m->as_list()) parents_[member.to_string()].push_back(index);
+    });
+  }
+
+  bool is_member(std::string_view object_id, std::string_view group, bool transitive) const override {
+    std::vector<std::size_t> frontier;
+    if (auto it = parents_.find(std::string(object_id)); it != parents_.end()) frontier = it->second;
+    std::set<std::size_t> visited;
+    while (!frontier.empty()) {
+      std::size_t g = frontier.back();
+      frontier.pop_back();
+      if (!visited.insert(g).second) continue;
+      if (groups_[g].id == group || groups_[g].name == group) return true;
+      if (!transitive) continue;
+      if (auto it = parents_.find(groups_[g].id); it != parents_.end())
+        frontier.insert(frontier.end(), it->second.begin(), it->second.end());
+    }
+    return false;
+  }
+
+ private:
+  struct Group {
+    std::string id, name;
+  };
+  std::vector<Group> groups_;
+  std::map<std::string, std::size_t> index_;
+  std::map<std::string, std::vector<std::size_t>> parents_;  ///< member id -> groups it is a direct member of
+};
+
 /// What one batch entry became.
 struct Decision {
   Change change;
@@ -46,6 +92,8 @@ class Engine final : public Emitter {
          RunReport& report, std::int64_t run_id)
       : config_(config), sink_(sink), state_(state), log_(log), options_(options), report_(report), run_id_(run_id) {
     seen_.resize(static_cast<std::size_t>(state_.max_link_rowid()) + 1, false);
+    if (config_.users.scope.needs_membership() || config_.groups.scope.needs_membership())
+      membership_ = std::make_unique<StoredMembership>(state_);
     if (!options_.dry_run)
       for (ObjectType t : {ObjectType::user, ObjectType::group})
         for (auto& id : state_.intents(t)) recovering_.insert({t, id});
@@ -333,7 +381,7 @@ class Engine final : public Emitter {
       if (snapshot_changed) d.next.source = to_json(snapshot_value);
     }
 
-    if (!policy.scope.matches(source, rec.id)) {
+    if (!policy.scope.matches(source, rec.id, membership_.get())) {
       if (!d.link || d.link->disabled || policy.on_out_of_scope == OnOutOfScope::keep) {
         d.skipped = true;
         d.store_link = d.link && snapshot_changed;
@@ -415,7 +463,17 @@ class Engine final : public Emitter {
   void decide_create(Decision& d, const ObjectPolicy& policy, const Object& source,
                          const std::vector<std::string>& members, bool group_members) {
     const Record& rec = d.change.record;
-    Object mapped_create = policy.mapper.map(source, true);
+    // SelectUniqueValue asks the sink, and remembers what this run handed out
+    // (two new objects of one batch are not in the sink yet).
+    expr::EvalHooks hooks;
+    hooks.is_unique_for = [&](std::string_view target, const Value& candidate) {
+      std::string key = std::string(target) + '\x1f' + candidate.to_string();
+      if (claimed_.count(key)) return false;
+      if (!sink_.find(rec.type, std::string(target), candidate, true).empty()) return false;
+      claimed_.insert(std::move(key));
+      return true;
+    };
+    Object mapped_create = policy.mapper.map(source, true, &hooks);
     resolve_references(policy, mapped_create);
     Object mapped_update;
     if (creation_differs(rec.type)) {
@@ -499,7 +557,9 @@ class Engine final : public Emitter {
   /// creation-only defaults); when not, one mapping serves both.
   bool creation_differs(ObjectType type) const {
     for (const auto& m : config_.policy(type).mapper.mappings())
-      if (m.apply == mapping::Apply::on_create || m.default_if_null) return true;
+      if (m.apply == mapping::Apply::on_create || m.default_if_null ||
+          (m.kind == mapping::Kind::expression && m.expression->selects_unique_value()))
+        return true;
     return false;
   }
 
@@ -602,6 +662,8 @@ class Engine final : public Emitter {
   std::vector<bool> seen_;
   std::set<std::pair<ObjectType, std::string>> recovering_;
   std::vector<std::string> deferred_groups_;
+  std::set<std::string> claimed_;  ///< SelectUniqueValue results of this run
+  std::unique_ptr<StoredMembership> membership_;
   bool recount_ = true;
   int sink_batches_ = 0;
   std::vector<std::int64_t> window_intents_;
@@ -653,7 +715,7 @@ RunReport Runner::run(const RunOptions& options) {
     } catch (const Error& e) {
       // What was read before the failure is still written; nothing is removed
       // and the cursor stays where it was.
-      if (e.kind() != ErrorKind::safety && report.counts.processed > 0) {
+      if (e.kind() != ErrorKind::safety) {
         try {
           engine.flush();
         } catch (const Error&) {
