@@ -451,6 +451,11 @@ TEST_CASE("scim endpoint: malformed json, oversized bodies, unknown routes") {
   check_error_body(bad, 400);
   CHECK(scim_type(bad) == "invalidSyntax");
   check_error_body(c.post("/Users", "[1,2]"), 400);
+  // Deep nesting is refused before parsing, not a stack overflow of the server.
+  Endpoint deep(dir.path(), Object{{"store", "deep.db"}});
+  Response nested = deep.client.post("/Users", std::string(100000, '['));
+  check_error_body(nested, 400);
+  CHECK(deep.client.post("/Users", user_json("after@x.com")).status == 201);
   Response big = c.post("/Users", user_json("big@x.com", R"(,"title":")" + std::string(4096, 'a') + "\""));
   check_error_body(big, 413);
   CHECK(c.post("/Users", user_json("small@x.com")).status == 201);

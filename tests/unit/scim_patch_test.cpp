@@ -174,3 +174,10 @@ TEST_CASE("scim patch: Okta's group rename repeats the group's own id") {
   CHECK(g.find("displayName")->as_string() == "New");
   CHECK(scim_type_of(group, R"([{"op":"replace","value":{"id":"other","displayName":"New"}}])") == "400 mutability");
 }
+
+TEST_CASE("scim json depth guard counts brackets outside strings only") {
+  CHECK(json_depth_within(R"({"a":[{"b":1}]})", 3));
+  CHECK_FALSE(json_depth_within(R"({"a":[{"b":1}]})", 2));
+  CHECK(json_depth_within(R"({"a":"[[[[[[\"[[[["})", 1));
+  CHECK_FALSE(json_depth_within(std::string(100000, '['), 32));
+}

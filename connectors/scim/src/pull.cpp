@@ -1,6 +1,7 @@
 #include "pull.hpp"
 
 #include "filter.hpp"
+#include "resource.hpp"
 
 #include <dirsync/error.hpp>
 #include <dirsync/http.hpp>
@@ -85,6 +86,7 @@ struct PullClient::Impl {
       if (!r.ok()) fail(r, url);
       Value page;
       try {
+        if (!json_depth_within(r.body, 64)) throw Error(ErrorKind::input, "json nested deeper than 64 levels");
         page = parse_json(r.body);
       } catch (const Error& e) {
         throw Error(ErrorKind::read, "scim pull: page at startIndex " + std::to_string(start) + " of " +

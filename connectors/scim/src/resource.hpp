@@ -6,9 +6,15 @@
 #include <dirsync/value.hpp>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dirsync::scim {
+
+/// False when `json` nests arrays/objects deeper than `max_depth`. Checked
+/// before parse_json, whose recursion a 100 KB "[[[[..." body would
+/// otherwise turn into a stack overflow.
+bool json_depth_within(std::string_view json, int max_depth);
 
 /// Brings a client's resource to the stored shape: the schema's attribute
 /// spelling whatever casing the client used ("USERNAME" -> "userName"),

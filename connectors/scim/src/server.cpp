@@ -278,6 +278,9 @@ std::string read_body(Request& r, std::int64_t limit) {
 }
 
 Object parse_body(const std::string& body) {
+  constexpr int kMaxDepth = 32;  // SCIM resources nest three levels; PATCH bodies five
+  if (!json_depth_within(body, kMaxDepth))
+    throw invalid_syntax("json nested deeper than " + std::to_string(kMaxDepth) + " levels");
   Value v;
   try {
     v = parse_json(body);
