@@ -951,6 +951,8 @@ void LdapSink::change_members(const std::string& group_dn, const std::vector<std
   // an absent one fails the whole request; then fall back to one value per
   // request and ignore exactly those two answers.
   auto one_by_one = [&](int op, const std::vector<std::string>& values) {
+    log_->debug("ldap: " + group_dn + ": some of " + std::to_string(values.size()) +
+                " member values already in place; writing them one value per request");
     for (const auto& v : values) {
       ModList m;
       m.add(op, attr, {v});
@@ -960,16 +962,30 @@ void LdapSink::change_members(const std::string& group_dn, const std::vector<std
     }
   };
 
+  // The placeholder goes in the request that adds the first real member.
+  // Without permissive modify, deleting it when absent would fail the whole
+  // request, so ask first (a compare writes nothing).
+  bool drop_placeholder = false;
+  if (!to_add.empty() && needs_placeholder()) {
+    drop_placeholder = permissive_;
+    if (!permissive_) {
+      berval bv{static_cast<ber_len_t>(config_.empty_group_member.size()), config_.empty_group_member.data()};
+      int rc = conn_->call(
+          [&](LDAP* ld) { return ldap_compare_ext_s(ld, group_dn.c_str(), attr.c_str(), &bv, nullptr, nullptr); },
+          "reading members of " + group_dn);
+      drop_placeholder = rc == LDAP_COMPARE_TRUE;
+    }
+  }
   for (std::size_t start = 0; start < to_add.size(); start += batch) {
     std::vector<std::string> chunk(to_add.begin() + static_cast<std::ptrdiff_t>(start),
                                    to_add.begin() + static_cast<std::ptrdiff_t>(std::min(to_add.size(), start + batch)));
     ModList m;
     m.add(LDAP_MOD_ADD, attr, chunk);
-    if (start == 0 && needs_placeholder()) m.add(LDAP_MOD_DELETE, attr, {config_.empty_group_member});
+    if (start == 0 && drop_placeholder) m.add(LDAP_MOD_DELETE, attr, {config_.empty_group_member});
     int rc = modify_rc(group_dn, m, "adding members to", permissive_);
     if (rc == LDAP_TYPE_OR_VALUE_EXISTS || rc == LDAP_NO_SUCH_ATTRIBUTE) {
       one_by_one(LDAP_MOD_ADD, chunk);
-      if (start == 0 && needs_placeholder()) one_by_one(LDAP_MOD_DELETE, {config_.empty_group_member});
+      if (start == 0 && drop_placeholder) one_by_one(LDAP_MOD_DELETE, {config_.empty_group_member});
     } else if (rc != LDAP_SUCCESS) {
       throw OpFailed("add members to " + group_dn + ": " + conn_->describe(rc));
     }

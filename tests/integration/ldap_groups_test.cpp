@@ -17,10 +17,11 @@ const std::string kGroups = "ou=groups,dc=example,dc=com";
 struct Env {
   Slapd slapd{sink_slapd_options()};
   LdapPlugin plugin;
+  CaptureLogger log;
   std::unique_ptr<Sink> sink;
   explicit Env(const Object& extra = {}) {
     add_service_account(slapd);
-    sink = plugin.make(slapd.url(), extra);
+    sink = plugin.make(slapd.url(), extra, &log);
     sink->prepare(default_schema());
   }
   std::vector<std::string> users(int n, const std::string& prefix = "m") {
@@ -82,10 +83,20 @@ TEST_CASE("ldap groups: groupOfNames members are DNs and memberOf follows", "[ld
   REQUIRE(r.ok);
   CHECK(env.values("staff", "member") == std::vector<std::string>{user_dn("m1"), user_dn("m2")});
 
+  SECTION("adding to a group with members is one request, without the one-value fallback") {
+    auto more = env.users(3, "extra");
+    env.log.lines.clear();
+    auto add = env.members(g.target_id, more, {});
+    INFO(add.error);
+    REQUIRE(add.ok);
+    CHECK(env.values("staff", "member").size() == 5);
+    CHECK(env.log.all().find("one value per request") == std::string::npos);
+  }
   SECTION("adding a present member and removing an absent one converge") {
     auto again = env.members(g.target_id, {ids[1]}, {ids[0]});
     INFO(again.error);
     CHECK(again.ok);
+    CHECK(env.log.all().find("one value per request") != std::string::npos);  // OpenLDAP lacks permissive modify
     CHECK(env.values("staff", "member") == std::vector<std::string>{user_dn("m1"), user_dn("m2")});
   }
   SECTION("an unknown member id fails the object but the known ones are written") {

@@ -184,3 +184,18 @@ TEST_CASE("ldap pipeline: the server stopping mid-run fails the run; the rerun c
   CHECK(third.exit_code == 0);
   CHECK(p.csns() == before);
 }
+
+TEST_CASE("ldap pipeline: dirsync test-connection binds, reads base_dn and reports the server's controls", "[ldap]") {
+  Pipeline p;
+  auto ok = run_dirsync({"test-connection", p.file.string()}, {{"LDAP_BIND_PASSWORD", kSyncPassword}});
+  INFO(ok.all());
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.all().find("bound as 'cn=sync,dc=example,dc=com'") != std::string::npos);
+  CHECK(ok.all().find("paged results yes, post-read yes") != std::string::npos);
+  CHECK(ok.all().find(kSyncPassword) == std::string::npos);
+
+  const std::string wrong = "Wrong-Again-77q";
+  auto bad = run_dirsync({"test-connection", p.file.string()}, {{"LDAP_BIND_PASSWORD", wrong}});
+  CHECK(bad.exit_code == 3);
+  CHECK(bad.all().find(wrong) == std::string::npos);
+}
