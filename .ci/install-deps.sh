@@ -7,8 +7,8 @@ packages=(
   libpoco-dev libyaml-cpp-dev libboost-dev libboost-filesystem-dev libspdlog-dev libfmt-dev
   catch2 libsqlite3-dev sqlite3 libsimdjson-dev libssl-dev
   libldap2-dev slapd ldap-utils
-  clang libclang-rt-14-dev
-  time
+  clang libclang-rt-14-dev libc++-14-dev libc++abi-14-dev
+  time openssl
 )
 missing=()
 for p in "${packages[@]}"; do

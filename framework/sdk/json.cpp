@@ -17,8 +17,14 @@ namespace dirsync {
 
 namespace {
 
-Value from_ondemand(simdjson::ondemand::value v) {
+// Deeper documents are refused: recursion depth is bounded by the input, and
+// inputs come from the network (a body of "[[[[..." must not end the process).
+constexpr int kMaxDepth = 64;
+
+Value from_ondemand(simdjson::ondemand::value v, int depth = 0) {
   using simdjson::ondemand::json_type;
+  if (depth > kMaxDepth)
+    throw Error(ErrorKind::input, "malformed JSON: nested deeper than " + std::to_string(kMaxDepth) + " levels");
   switch (v.type()) {
     case json_type::null: return {};
     case json_type::boolean: return Value(bool(v.get_bool()));
@@ -29,14 +35,14 @@ Value from_ondemand(simdjson::ondemand::value v) {
     case json_type::string: return Value(std::string(std::string_view(v.get_string())));
     case json_type::array: {
       List list;
-      for (auto item : v.get_array()) list.push_back(from_ondemand(item.value()));
+      for (auto item : v.get_array()) list.push_back(from_ondemand(item.value(), depth + 1));
       return Value(std::move(list));
     }
     case json_type::object: {
       Object object;
       for (auto field : v.get_object()) {
         std::string key(std::string_view(field.unescaped_key()));
-        object.set(std::move(key), from_ondemand(field.value()));
+        object.set(std::move(key), from_ondemand(field.value(), depth + 1));
       }
       return Value(std::move(object));
     }

@@ -25,3 +25,10 @@ TEST_CASE("lookup_path enters nested objects and primary list items") {
 TEST_CASE("malformed json is an input error") {
   CHECK_THROWS_AS(parse_json("{\"a\":"), Error);
 }
+
+TEST_CASE("deeply nested json is refused, not a stack overflow") {
+  std::string deep(100000, '[');
+  CHECK_THROWS_AS(parse_json(deep), Error);
+  std::string ok = std::string(30, '[') + std::string(30, ']');
+  CHECK(parse_json(ok).is_list());
+}
