@@ -749,8 +749,10 @@ RunReport Runner::run(const RunOptions& options) {
     }
     bool partial = report.counts.created + report.counts.updated + report.counts.disabled + report.counts.deleted > 0;
     finish(partial ? "Partial" : "Failed", std::nullopt);
-    report.exit_code = partial ? 1 : exit_code_for(e.kind());
-    if (!partial && e.kind() == ErrorKind::read) report.exit_code = 1;
+    // The error decides the exit code, whatever was written before it: an
+    // operator must see "credentials/connection" (3) even when some objects
+    // made it; read failures and bad input are 1.
+    report.exit_code = exit_code_for(e.kind());
     log_.error("run " + std::string(partial ? "partial" : "failed") + ": " + first_line(report.error));
     return report;
   }
