@@ -79,40 +79,7 @@ bool boolean(const Doc& doc, const YAML::Node& node, const std::string& what) {
   doc.fail(node.Mark(), what + " must be true or false");
 }
 
-/// Plain YAML scalars become bool/integer when they look like one; quoted
-/// scalars stay strings (so `constant: "true"` is the string).
-Value generic_value(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: return {};
-    case YAML::NodeType::Scalar: {
-      const std::string& s = node.Scalar();
-      if (node.Tag() == "?") {
-        if (s == "true" || s == "True") return Value(true);
-        if (s == "false" || s == "False") return Value(false);
-        if (s == "null" || s == "~") return {};
-        if (!s.empty() && s.find_first_not_of("-0123456789") == std::string::npos && s != "-") {
-          try {
-            return Value(std::int64_t(std::stoll(s)));
-          } catch (...) {
-          }
-        }
-      }
-      return Value(s);
-    }
-    case YAML::NodeType::Sequence: {
-      List list;
-      for (const auto& item : node) list.push_back(generic_value(item));
-      return Value(std::move(list));
-    }
-    case YAML::NodeType::Map: {
-      Object object;
-      for (auto it = node.begin(); it != node.end(); ++it) object.set(it->first.Scalar(), generic_value(it->second));
-      return Value(std::move(object));
-    }
-  }
-  return {};
-}
+Value generic_value(const YAML::Node& node) { return yaml_to_value(node); }
 
 const std::regex& reference_pattern() {
   static const std::regex pattern(R"(\$\{([a-z]+):([^}]*)\})");
@@ -546,6 +513,39 @@ Settings plugin_settings(const PipelineConfig& config, const PluginSection& sect
     }
   }
   return Settings(std::move(values));
+}
+
+Value yaml_to_value(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined: return {};
+    case YAML::NodeType::Scalar: {
+      const std::string& s = node.Scalar();
+      if (node.Tag() == "?") {
+        if (s == "true" || s == "True") return Value(true);
+        if (s == "false" || s == "False") return Value(false);
+        if (s == "null" || s == "~") return {};
+        if (!s.empty() && s.find_first_not_of("-0123456789") == std::string::npos && s != "-") {
+          try {
+            return Value(std::int64_t(std::stoll(s)));
+          } catch (...) {
+          }
+        }
+      }
+      return Value(s);
+    }
+    case YAML::NodeType::Sequence: {
+      List list;
+      for (const auto& item : node) list.push_back(yaml_to_value(item));
+      return Value(std::move(list));
+    }
+    case YAML::NodeType::Map: {
+      Object object;
+      for (auto it = node.begin(); it != node.end(); ++it) object.set(it->first.Scalar(), yaml_to_value(it->second));
+      return Value(std::move(object));
+    }
+  }
+  return {};
 }
 
 std::optional<std::int64_t> parse_duration_ms(std::string_view text) {

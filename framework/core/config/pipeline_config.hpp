@@ -91,6 +91,10 @@ PipelineConfig load_pipeline_text(const std::string& text, const std::filesystem
 Settings plugin_settings(const PipelineConfig& config, const PluginSection& section, const PluginDescriptor& plugin,
                          bool resolve_secrets, Redactor* redactor);
 
+/// A YAML node as a Value: plain scalars that look like booleans or integers
+/// become those; quoted scalars stay strings (so `constant: "true"` is text).
+Value yaml_to_value(const YAML::Node& node);
+
 /// "40m", "30s", "1h", "250ms", or a plain number of seconds -> milliseconds.
 std::optional<std::int64_t> parse_duration_ms(std::string_view text);
 

@@ -21,36 +21,7 @@ namespace {
                                      std::to_string(m.column + 1) + ": error: " + message);
 }
 
-Value to_value(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar: {
-      const std::string& s = node.Scalar();
-      if (node.Tag() == "?") {
-        if (s == "true") return Value(true);
-        if (s == "false") return Value(false);
-        if (s == "null" || s == "~") return {};
-        if (!s.empty() && s.find_first_not_of("-0123456789") == std::string::npos && s != "-") {
-          try {
-            return Value(std::int64_t(std::stoll(s)));
-          } catch (...) {
-          }
-        }
-      }
-      return Value(s);
-    }
-    case YAML::NodeType::Sequence: {
-      List l;
-      for (const auto& i : node) l.push_back(to_value(i));
-      return Value(std::move(l));
-    }
-    case YAML::NodeType::Map: {
-      Object o;
-      for (auto it = node.begin(); it != node.end(); ++it) o.set(it->first.Scalar(), to_value(it->second));
-      return Value(std::move(o));
-    }
-    default: return {};
-  }
-}
+Value to_value(const YAML::Node& node) { return yaml_to_value(node); }
 
 class ListSource final : public Source {
  public:
