@@ -680,6 +680,7 @@ const PluginDescriptor* descriptor() {
     p.make_source = [](const PluginContext& ctx) -> std::unique_ptr<Source> {
       return std::make_unique<GoogleSource>(ctx);
     };
+    p.partial_records = false;  // every record is a whole object: the host need not keep snapshots
     return p;
   }();
   return &d;

@@ -280,6 +280,7 @@ const PluginDescriptor* descriptor() {
     p.make_source = [](const PluginContext& ctx) -> std::unique_ptr<Source> {
       return std::make_unique<ScimSource>(ctx);
     };
+    p.partial_records = false;  // every record is a whole object: the host need not keep snapshots
     return p;
   }();
   return &d;
