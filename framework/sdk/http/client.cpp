@@ -200,7 +200,10 @@ struct Client::Impl {
     Target t = split_url(request.url);
     // A pooled connection the server has meanwhile closed fails before any
     // response arrives; that is not a server fault, so retry it once on a
-    // fresh connection without spending the retry policy.
+    // fresh connection without spending the retry policy. Not a POST: the
+    // server may have acted on it before the connection dropped, and a
+    // resend could create an object twice; its caller decides.
+    const bool stale_resend = request.method != "POST";
     for (int round = 0;; ++round) {
       bool reused = false;
       auto session = take(t, reused);
@@ -211,10 +214,10 @@ struct Client::Impl {
       } catch (const TransportError&) {
         throw;
       } catch (const Poco::Net::NoMessageException&) {
-        if (reused && round == 0) continue;
+        if (reused && round == 0 && stale_resend) continue;
         throw TransportError("connection closed before a response", true);
       } catch (const Poco::Net::ConnectionResetException&) {
-        if (reused && round == 0) continue;
+        if (reused && round == 0 && stale_resend) continue;
         throw TransportError("connection reset", true);
       } catch (const Poco::Net::ConnectionRefusedException&) {
         throw TransportError("connection refused", true);
@@ -229,7 +232,7 @@ struct Client::Impl {
       } catch (const Poco::Net::SSLException& e) {
         throw TransportError("tls handshake failed: " + e.displayText(), false);
       } catch (const Poco::Exception& e) {
-        if (reused && round == 0) continue;
+        if (reused && round == 0 && stale_resend) continue;
         throw TransportError(e.displayText(), true);
       } catch (const std::ios_base::failure& e) {
         throw TransportError(e.what(), true);

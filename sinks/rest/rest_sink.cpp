@@ -1,0 +1,406 @@
+#include "rest_sink.hpp"
+
+#include "scim.hpp"
+
+#include <dirsync/http_config.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace dirsync::rest {
+
+namespace {
+
+// The sink itself is unusable: stop the batch instead of failing each object.
+bool stops_the_run(const Error& e) {
+  return e.kind() == ErrorKind::auth || e.kind() == ErrorKind::connection || e.kind() == ErrorKind::config;
+}
+
+std::optional<std::string> id_text(const Value* v) {
+  if (!v) return std::nullopt;
+  if (v->is_string() && !v->as_string().empty()) return v->as_string();
+  if (v->is_integer()) return v->to_string();
+  return std::nullopt;
+}
+
+Value parse_or_null(const std::string& body) {
+  try {
+    return parse_json(body);
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+std::string plural(ObjectType type) { return type == ObjectType::user ? "users" : "groups"; }
+
+Vars vars_of(const Operation& op) {
+  Vars vars(&op.attributes);
+  vars.set("$id", Value(op.target_id));
+  vars.set("$source_id", Value(op.source_id));
+  vars.set("$type", Value(std::string(to_string(op.type))));
+  List members;
+  for (const auto& id : op.members_add) members.emplace_back(id);
+  vars.set("$members", Value(std::move(members)));
+  return vars;
+}
+
+}  // namespace
+
+RestSink::RestSink(RestConfig config, const Settings& settings, Logger* log, http::Clock* clock)
+    : config_(std::move(config)), log_(log) {
+  http::ClientOptions options = http::client_options(settings, log, "rest");
+  if (clock) options.clock = clock;
+  transport_ = std::make_unique<Transport>(config_.base_url, config_.headers, config_.auth, std::move(options),
+                                           config_.requests_per_second);
+}
+
+void RestSink::prepare(const std::vector<TargetSchema>&) {}
+
+std::vector<std::string> RestSink::find(ObjectType type, const std::string& attribute, const Value& value,
+                                        bool ignore_case) {
+  (void)ignore_case;  // the API's own comparison decides (SCIM: per attribute's caseExact)
+  if (value.is_null()) return {};
+  return config_.profile == Profile::scim ? scim_find(type, attribute, value) : generic_find(type, attribute, value);
+}
+
+void RestSink::apply(std::span<const Operation> ops, std::span<OpResult> results) {
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::exception_ptr fatal;
+  std::mutex mutex;
+  auto work = [&] {
+    while (!stop) {
+      std::size_t i = next++;
+      if (i >= ops.size()) return;
+      try {
+        results[i] = apply_one(ops[i]);
+      } catch (const ObjectFailure& e) {
+        results[i] = {false, "", e.what()};
+      } catch (const Error& e) {
+        if (!stops_the_run(e)) {
+          results[i] = {false, "", e.what()};
+          continue;
+        }
+        std::lock_guard lock(mutex);
+        if (!fatal) fatal = std::current_exception();
+        stop = true;
+      }
+    }
+  };
+  std::size_t threads = std::min<std::size_t>(static_cast<std::size_t>(config_.concurrency), ops.size());
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (fatal) std::rethrow_exception(fatal);
+}
+
+std::vector<std::string> RestSink::test_connection() {
+  std::vector<std::string> lines;
+  transport_->authenticate();
+  if (config_.auth.kind == AuthConfig::Kind::oauth2)
+    lines.push_back("token acquired from " + http::redact_url(config_.auth.token_url));
+  if (config_.profile != Profile::scim) {
+    lines.push_back("generic profile: no probe request; API root " + http::redact_url(transport_->base_url()));
+    return lines;
+  }
+  http::Request req{"GET", scim_url(ObjectType::user) + "?startIndex=1&count=1", {}, {}};
+  http::Response resp = *transport_->send(req);
+  if (resp.status == 403)
+    throw Error(ErrorKind::auth, "GET " + http::redact_url(req.url) + " answered 403: permission missing");
+  if (!resp.ok()) throw Error(ErrorKind::connection, failure(req, resp));
+  lines.push_back("GET " + http::redact_url(req.url) + " answered " + std::to_string(resp.status));
+  return lines;
+}
+
+OpResult RestSink::apply_one(const Operation& op) {
+  const TypeSpec& t = config_.type(op.type);
+  if (op.kind == OpKind::create && !t.create.allowed) {
+    // Update only: the object may have appeared in the target since matching.
+    const std::string& key = config_.profile == Profile::scim ? t.match_attribute : t.lookup.key;
+    const Value* value = key.empty() ? nullptr : op.attributes.find(key);
+    if (value && !value->is_null()) {
+      if (auto id = lookup_one(op.type, key, *value)) {
+        Operation adopt = op;
+        adopt.kind = OpKind::update;
+        adopt.target_id = *id;
+        OpResult r = apply_one(adopt);
+        if (r.ok) r.target_id = *id;
+        return r;
+      }
+    }
+    throw ObjectFailure("skipped: " + plural(op.type) + ".create is false (update only) and no " +
+                        std::string(to_string(op.type)) +
+                        (value ? " with " + key + " '" + value->to_string() + "'" : std::string(" to match")) +
+                        " exists in the target");
+  }
+  return config_.profile == Profile::scim ? scim_apply(op) : generic_apply(op);
+}
+
+std::string RestSink::failure(const http::Request& request, const http::Response& response) const {
+  std::string detail = transport_->excerpt(response);
+  return request.method + " " + http::redact_url(request.url) + " answered " + std::to_string(response.status) +
+         (detail.empty() ? "" : ": " + detail);
+}
+
+std::optional<std::string> RestSink::lookup_one(ObjectType type, const std::string& attribute, const Value& value) {
+  std::vector<std::string> ids = find(type, attribute, value, false);
+  if (ids.empty()) return std::nullopt;
+  return ids.front();
+}
+
+OpResult RestSink::create_with(const Operation& op, http::Request request, const OpSpec& spec, const IdOf& id_of,
+                               const std::function<std::optional<std::string>()>& lookup) {
+  std::optional<std::string> found;
+  std::function<bool()> recover;
+  if (lookup)
+    recover = [&] {
+      found = lookup();
+      return found.has_value();
+    };
+  std::optional<http::Response> resp = transport_->send(request, Transport::Resend::after_lookup, recover);
+  if (!resp) {
+    if (log_)
+      log_->info("rest: the create of " + op.source_id + " had no answer; found it as " + *found + ", not resent");
+    return {true, *found, ""};
+  }
+  if (spec.succeeded(resp->status)) {
+    if (auto id = id_of(parse_or_null(resp->body))) return {true, *id, ""};
+    if (lookup)
+      if (auto id = lookup()) return {true, *id, ""};
+    throw ObjectFailure(request.method + " " + http::redact_url(request.url) + " answered " +
+                        std::to_string(resp->status) + " without the created object's id");
+  }
+  if (lookup && (resp->status == 409 || resp->status >= 500)) {
+    if (auto id = lookup()) {
+      // 409: the object already exists (created outside this run's link): adopt it and write the attributes.
+      if (resp->status == 409 && config_.type(op.type).update.allowed) {
+        Operation adopt = op;
+        adopt.kind = OpKind::update;
+        adopt.target_id = *id;
+        OpResult r = config_.profile == Profile::scim ? scim_apply(adopt) : generic_apply(adopt);
+        if (!r.ok) return r;
+      }
+      return {true, *id, ""};
+    }
+  }
+  throw ObjectFailure(failure(request, *resp));
+}
+
+// ------------------------------------------------------------- generic ---
+
+std::vector<std::string> RestSink::generic_find(ObjectType type, const std::string& attribute, const Value& value) {
+  const LookupSpec& l = config_.type(type).lookup;
+  if (!l.defined)
+    throw Error(ErrorKind::input, "rest sink: " + plural(type) + ".lookup is not configured, so objects cannot be "
+                                  "matched on '" + attribute + "'");
+  Vars vars;
+  vars.set("$attribute", Value(attribute));
+  vars.set("$value", value);
+  http::Request req{l.method, transport_->url(l.url.render(vars, Context::url)), {}, {}};
+  for (const auto& [name, t] : l.headers) req.headers.emplace_back(name, t.render(vars, Context::header));
+  http::Response resp = *transport_->send(req);
+  if (resp.status == 404) return {};
+  if (!resp.ok()) throw Error(ErrorKind::read, "lookup " + failure(req, resp));
+  Value doc = parse_json(resp.body);
+  const Value* results = l.results.resolve(doc);
+  std::vector<std::string> ids;
+  if (!results || results->is_null()) return ids;
+  auto take = [&](const Value& item) {
+    if (auto id = id_text(l.id_pointer.resolve(item))) ids.push_back(*id);
+  };
+  if (results->is_list()) {
+    for (const Value& item : results->as_list()) take(item);
+  } else {
+    take(*results);
+  }
+  return ids;
+}
+
+http::Request RestSink::render(const OpSpec& spec, const Vars& vars, bool& empty_body) const {
+  http::Request r;
+  r.method = spec.method;
+  r.url = transport_->url(spec.url.render(vars, Context::url));
+  for (const auto& [name, t] : spec.headers) r.headers.emplace_back(name, t.render(vars, Context::header));
+  empty_body = false;
+  if (spec.body.defined()) {
+    if (auto doc = spec.body.render(vars)) r.body = to_json(*doc);
+    else empty_body = true;
+  }
+  return r;
+}
+
+void RestSink::generic_write(const OpSpec& spec, const Operation& op, const Vars& vars) {
+  (void)op;
+  bool empty = false;
+  http::Request req = render(spec, vars, empty);
+  if (empty) return;  // nothing this body carries has changed
+  auto resend = spec.method == "POST" ? Transport::Resend::after_lookup : Transport::Resend::blindly;
+  http::Response resp = *transport_->send(req, resend);
+  if (!spec.succeeded(resp.status)) throw ObjectFailure(failure(req, resp));
+}
+
+void RestSink::generic_members(const OpSpec& spec, const Operation& op, const std::vector<std::string>& ids) {
+  if (ids.empty()) return;
+  if (!spec.allowed)
+    throw ObjectFailure("the members changed but " + spec.name + " is not configured; attributes were written");
+  Vars vars = vars_of(op);
+  if (spec.per_member) {
+    for (const auto& id : ids) {
+      vars.set("$member", Value(id));
+      generic_write(spec, op, vars);
+    }
+    return;
+  }
+  for (std::size_t from = 0; from < ids.size(); from += config_.max_members_per_patch) {
+    std::size_t to = std::min(ids.size(), from + config_.max_members_per_patch);
+    List chunk;
+    for (std::size_t i = from; i < to; ++i) chunk.emplace_back(ids[i]);
+    vars.set("$members", Value(std::move(chunk)));
+    bool empty = false;
+    http::Request req = render(spec, vars, empty);
+    http::Response resp = *transport_->send(req);  // adding or removing a member twice changes nothing
+    if (!spec.succeeded(resp.status)) throw ObjectFailure(failure(req, resp));
+  }
+}
+
+OpResult RestSink::generic_apply(const Operation& op) {
+  const TypeSpec& t = config_.type(op.type);
+  Vars vars = vars_of(op);
+  switch (op.kind) {
+    case OpKind::create: {
+      bool empty = false;
+      http::Request req = render(t.create, vars, empty);
+      std::function<std::optional<std::string>()> lookup;
+      const Value* key = t.lookup.key.empty() ? nullptr : op.attributes.find(t.lookup.key);
+      if (t.lookup.defined && key && !key->is_null())
+        lookup = [this, &op, &t, key] { return lookup_one(op.type, t.lookup.key, *key); };
+      const JsonPointer& pointer = t.create.id_pointer;
+      OpResult r = create_with(op, std::move(req), t.create,
+                               [&](const Value& doc) { return id_text(pointer.resolve(doc)); }, lookup);
+      if (r.ok && t.members_add.allowed) {
+        Operation created = op;
+        created.target_id = r.target_id;
+        generic_members(t.members_add, created, op.members_add);
+      }
+      return r;
+    }
+    case OpKind::update:
+      if (!t.update.allowed) return {true, op.target_id, ""};
+      generic_write(t.update, op, vars);
+      generic_members(t.members_add, op, op.members_add);
+      generic_members(t.members_remove, op, op.members_remove);
+      return {true, op.target_id, ""};
+    case OpKind::disable:
+      if (t.disable.allowed) generic_write(t.disable, op, vars);
+      return {true, op.target_id, ""};
+    case OpKind::remove: {
+      if (!t.remove.allowed) return {true, op.target_id, ""};
+      bool empty = false;
+      http::Request req = render(t.remove, vars, empty);
+      http::Response resp = *transport_->send(req);
+      if (resp.status != 404 && !t.remove.succeeded(resp.status)) throw ObjectFailure(failure(req, resp));
+      return {true, op.target_id, ""};
+    }
+  }
+  return {false, "", "unknown operation"};
+}
+
+// ---------------------------------------------------------------- scim ---
+
+std::string RestSink::scim_url(ObjectType type, const std::string& id) const {
+  return transport_->url(config_.type(type).path + (id.empty() ? "" : "/" + http::url_encode(id)));
+}
+
+std::vector<std::string> RestSink::scim_find(ObjectType type, const std::string& attribute, const Value& value) {
+  http::Request req{"GET", scim_url(type) + "?filter=" + http::url_encode(scim::equality_filter(attribute, value)),
+                    {}, {}};
+  http::Response resp = *transport_->send(req);
+  if (resp.status == 404) return {};
+  if (!resp.ok()) throw Error(ErrorKind::read, "SCIM lookup " + failure(req, resp));
+  Value doc = parse_json(resp.body);
+  std::vector<std::string> ids;
+  const Value* resources = doc.is_object() ? doc.as_object().find("Resources") : nullptr;
+  if (resources && resources->is_list())
+    for (const Value& r : resources->as_list())
+      if (r.is_object())
+        if (auto id = id_text(r.as_object().find("id"))) ids.push_back(*id);
+  return ids;
+}
+
+void RestSink::scim_patch(const Operation& op, const std::string& id, List operations,
+                          const std::vector<std::string>& add, const std::vector<std::string>& remove) {
+  // No request carries more than max_members_per_patch member values.
+  const std::size_t max = config_.max_members_per_patch;
+  std::size_t added = 0, removed = 0;
+  for (bool first = true;; first = false) {
+    List ops = first ? std::move(operations) : List{};
+    std::size_t room = max;
+    if (removed < remove.size()) {
+      std::size_t n = std::min(room, remove.size() - removed);
+      ops.push_back(scim::member_operation("remove", remove, removed, removed + n));
+      removed += n;
+      room -= n;
+    }
+    if (room > 0 && added < add.size()) {
+      std::size_t n = std::min(room, add.size() - added);
+      ops.push_back(scim::member_operation("add", add, added, added + n));
+      added += n;
+    }
+    if (ops.empty()) return;
+    http::Request req{"PATCH", scim_url(op.type, id), {}, to_json(scim::patch_message(std::move(ops)))};
+    http::Response resp = *transport_->send(req);
+    if (!resp.ok()) throw ObjectFailure(failure(req, resp));
+    if (added == add.size() && removed == remove.size()) return;
+  }
+}
+
+OpResult RestSink::scim_apply(const Operation& op) {
+  const TypeSpec& t = config_.type(op.type);
+  switch (op.kind) {
+    case OpKind::create: {
+      std::size_t first = std::min(op.members_add.size(), config_.max_members_per_patch);
+      std::vector<std::string> first_members(op.members_add.begin(), op.members_add.begin() + first);
+      http::Request req{"POST", scim_url(op.type), {},
+                        to_json(Value(scim::resource(op.type, op.attributes, first_members)))};
+      std::function<std::optional<std::string>()> lookup;
+      const Value* key = op.attributes.find(t.match_attribute);
+      if (key && !key->is_null()) lookup = [this, &op, &t, key] { return lookup_one(op.type, t.match_attribute, *key); };
+      OpResult r = create_with(op, std::move(req), t.create,
+                               [](const Value& doc) {
+                                 return doc.is_object() ? id_text(doc.as_object().find("id")) : std::nullopt;
+                               },
+                               lookup);
+      if (r.ok && first < op.members_add.size()) {
+        std::vector<std::string> rest(op.members_add.begin() + first, op.members_add.end());
+        scim_patch(op, r.target_id, {}, rest, {});
+      }
+      return r;
+    }
+    case OpKind::update:
+      if (t.update.allowed) scim_patch(op, op.target_id, scim::patch_operations(op.attributes), op.members_add,
+                                       op.members_remove);
+      return {true, op.target_id, ""};
+    case OpKind::disable: {
+      // SCIM groups have no `active`: nothing to switch off.
+      if (!t.disable.allowed || op.type == ObjectType::group) return {true, op.target_id, ""};
+      Object attributes = op.attributes;
+      attributes.set("active", false);
+      scim_patch(op, op.target_id, scim::patch_operations(attributes), {}, {});
+      return {true, op.target_id, ""};
+    }
+    case OpKind::remove: {
+      if (!t.remove.allowed) return {true, op.target_id, ""};
+      http::Request req{"DELETE", scim_url(op.type, op.target_id), {}, {}};
+      http::Response resp = *transport_->send(req);
+      if (resp.status != 404 && !resp.ok()) throw ObjectFailure(failure(req, resp));
+      return {true, op.target_id, ""};
+    }
+  }
+  return {false, "", "unknown operation"};
+}
+
+}  // namespace dirsync::rest

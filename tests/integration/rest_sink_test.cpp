@@ -1,0 +1,484 @@
+// The REST sink's generic profile and its HTTP rules against a loopback
+// server: escaping on the wire, per-object failures, 429 storms, lost create
+// responses, OAuth refresh, rate limits, secrets. Waits go through a manual
+// clock, so retries and rate limits are checked exactly and never slept.
+#include <catch2/catch.hpp>
+
+#include "support/http_test_server.hpp"
+
+#include <set>
+
+// The plugin is a loadable module; its sources are compiled in to build the
+// sink with a manual clock.
+#include "../../sinks/rest/config.cpp"
+#include "../../sinks/rest/rest_sink.cpp"
+#include "../../sinks/rest/scim.cpp"
+#include "../../sinks/rest/template.cpp"
+#include "../../sinks/rest/transport.cpp"
+
+using namespace dirsync;
+using namespace dirsync::rest;
+using dirsync::test::CapturingLogger;
+using dirsync::test::HttpExchange;
+using dirsync::test::HttpReply;
+using dirsync::test::HttpTestServer;
+using dirsync::test::ManualClock;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Fixture {
+  ManualClock clock;
+  CapturingLogger log;
+  std::unique_ptr<RestSink> sink;
+
+  void make(Object settings) {
+    Settings s(std::move(settings));
+    sink = std::make_unique<RestSink>(RestConfig::from(s), s, &log, &clock);
+  }
+  std::vector<OpResult> apply(const std::vector<Operation>& ops) {
+    std::vector<OpResult> results(ops.size());
+    sink->apply(ops, results);
+    return results;
+  }
+};
+
+/// A device-management-style user list: POST /users, PATCH /users/{id}, lookup by email.
+Object generic_settings(const std::string& base) {
+  return Object{
+      {"base_url", Value(base)},
+      {"auth", Value("api_key")},
+      {"api_key_header", Value("X-Api-Key")},
+      {"api_key", Value("k3y-S3cret-value")},
+      {"concurrency", Value(1)},
+      {"users", Value(Object{
+                    {"create", Value(Object{{"url", Value("/users")},
+                                            {"body", Value(Object{{"email", Value("{{email}}")},
+                                                                  {"name", Value("{{name}}")},
+                                                                  {"active", Value("{{active}}")}})},
+                                            {"success", Value(List{Value(201)})},
+                                            {"id_pointer", Value("/data/id")}})},
+                    {"update", Value(Object{{"method", Value("PATCH")},
+                                            {"url", Value("/users/{{$id}}")},
+                                            {"body", Value(Object{{"email", Value("{{email}}")},
+                                                                  {"name", Value("{{name}}")},
+                                                                  {"active", Value("{{active}}")}})}})},
+                    {"delete", Value(Object{{"url", Value("/users/{{$id}}")}})},
+                    {"lookup", Value(Object{{"url", Value("/users?email={{$value}}")},
+                                            {"results", Value("/items")},
+                                            {"id_pointer", Value("/id")},
+                                            {"key", Value("email")}})}})}};
+}
+
+Object oauth_settings(const HttpTestServer& server) {
+  Object s = generic_settings(server.url());
+  s.set("auth", Value("oauth2"));
+  s.set("token_url", Value(server.url("/token")));
+  s.set("client_id", Value("app"));
+  s.set("client_secret", Value("cl1ent-S3cret"));
+  return s;
+}
+
+Operation create_user(const std::string& source_id, const std::string& email, const std::string& name = "N") {
+  Operation op;
+  op.kind = OpKind::create;
+  op.source_id = source_id;
+  op.attributes = Object{{"email", Value(email)}, {"name", Value(name)}, {"active", Value(true)}};
+  return op;
+}
+
+/// A user store behind the generic API, by email.
+struct UserApi {
+  std::map<std::string, std::string> by_email;  // email -> id
+  int next = 1;
+
+  HttpReply operator()(const HttpExchange& x) {
+    if (x.method == "GET" && x.path == "/users") {
+      std::string email = x.query.substr(x.query.find('=') + 1);
+      List items;
+      if (by_email.count(email)) items.emplace_back(Object{{"id", Value(by_email[email])}, {"email", Value(email)}});
+      return HttpReply::json(200, Value(Object{{"items", Value(std::move(items))}}));
+    }
+    if (x.method == "POST" && x.path == "/users") {
+      std::string email = parse_json(x.body).as_object().find("email")->as_string();
+      std::string id = "u-" + std::to_string(next++);
+      by_email[email] = id;
+      return HttpReply::json(201, Value(Object{{"data", Value(Object{{"id", Value(id)}})}}));
+    }
+    return HttpReply::json(200, Value(Object{}));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("generic: bodies and URLs carry quotes, newlines and unicode escaped on the wire") {
+  UserApi api;
+  HttpTestServer server([&](const HttpExchange& x, int) { return api(x); });
+  Fixture f;
+  f.make(generic_settings(server.url()));
+  std::string email = "o\"brien+x/y?z&w@zürich.example";
+  std::string name = "Ann \"The\" Boss\nsecond line\t\\ 東京 😀";
+  auto r = f.apply({create_user("s1", email, name)});
+  REQUIRE(r[0].ok);
+  CHECK(r[0].target_id == "u-1");
+  auto reqs = server.requests();
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0].header("Content-Type") == "application/json");
+  CHECK(reqs[0].body.find(R"(\"The\" Boss\nsecond line\t\\ 東京 😀)") != std::string::npos);
+  Value sent = parse_json(reqs[0].body);
+  CHECK(sent.as_object().find("email")->as_string() == email);
+  CHECK(sent.as_object().find("name")->as_string() == name);
+  CHECK(sent.as_object().find("active")->as_bool() == true);
+
+  // The lookup URL percent-encodes the value: it cannot add a path segment or a query parameter.
+  auto ids = f.sink->find(ObjectType::user, "email", Value(email), true);
+  CHECK(ids == std::vector<std::string>{"u-1"});
+  reqs = server.requests();
+  CHECK(reqs.back().uri == "/users?email=o%22brien%2Bx%2Fy%3Fz%26w%40z%C3%BCrich.example");
+}
+
+TEST_CASE("generic: an update sends only the entries of changed attributes; nothing changed, no request") {
+  HttpTestServer server([](const HttpExchange&, int) { return HttpReply::json(200, Value(Object{})); });
+  Fixture f;
+  f.make(generic_settings(server.url()));
+  Operation op;
+  op.kind = OpKind::update;
+  op.target_id = "u/7";
+  op.source_id = "s7";
+  op.attributes = Object{{"name", Value("New")}};
+  Operation nothing = op;
+  nothing.attributes = Object{{"unmapped_in_body", Value("x")}};
+  auto r = f.apply({op, nothing});
+  CHECK(r[0].ok);
+  CHECK(r[1].ok);
+  auto reqs = server.requests();
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0].method == "PATCH");
+  CHECK(reqs[0].uri == "/users/u%2F7");
+  CHECK(reqs[0].body == R"({"name":"New"})");
+}
+
+TEST_CASE("generic: a 4xx fails that object with status and detail; the batch goes on") {
+  UserApi api;
+  HttpTestServer server([&](const HttpExchange& x, int) {
+    if (x.method == "POST" && x.body.find("bad@") != std::string::npos)
+      return HttpReply::json(422, Value(Object{{"detail", Value("email domain not allowed")}}));
+    return api(x);
+  });
+  Fixture f;
+  f.make(generic_settings(server.url()));
+  auto r = f.apply({create_user("s1", "a@x.example"), create_user("s2", "bad@y.example"),
+                    create_user("s3", "c@x.example")});
+  CHECK(r[0].ok);
+  CHECK_FALSE(r[1].ok);
+  CHECK(r[1].error == "POST " + server.url("/users") + " answered 422: email domain not allowed");
+  CHECK(r[2].ok);
+  CHECK(server.count("POST") == 3);
+}
+
+TEST_CASE("generic: a 429 storm is waited out as Retry-After says, without duplicates") {
+  UserApi api;
+  HttpTestServer server([&](const HttpExchange& x, int n) {
+    if (n < 5) {
+      HttpReply busy = HttpReply::json(429, Value(Object{{"detail", Value("slow down")}}));
+      busy.headers.emplace_back("Retry-After", "7");
+      return busy;
+    }
+    return api(x);
+  });
+  Fixture f;
+  f.make(generic_settings(server.url()));
+  auto r = f.apply({create_user("s1", "a@x.example")});
+  REQUIRE(r[0].ok);
+  CHECK(server.count("POST") == 6);
+  CHECK(server.count("GET") == 0);  // a 429 was not processed: resent without a lookup
+  CHECK(f.clock.sleeps() == std::vector<std::chrono::milliseconds>(5, 7000ms));
+  CHECK(api.by_email.size() == 1);
+  CHECK(f.log.text().find("status 429, retrying in 7000 ms") != std::string::npos);
+}
+
+TEST_CASE("generic: a 429 that never ends fails the object after max_attempts") {
+  HttpTestServer server([](const HttpExchange&, int) {
+    HttpReply busy = HttpReply::json(429, Value(Object{{"detail", Value("quota exceeded")}}));
+    busy.headers.emplace_back("Retry-After", "1");
+    return busy;
+  });
+  Fixture f;
+  Object s = generic_settings(server.url());
+  s.set("max_attempts", Value(3));
+  f.make(s);
+  auto r = f.apply({create_user("s1", "a@x.example")});
+  CHECK_FALSE(r[0].ok);
+  CHECK(r[0].error.find("answered 429: quota exceeded") != std::string::npos);
+  CHECK(server.count("POST") == 3);
+}
+
+TEST_CASE("generic: a create whose response is lost is looked up, not duplicated") {
+  UserApi api;
+  bool lose = true;
+  HttpTestServer server([&](const HttpExchange& x, int) {
+    HttpReply reply = api(x);
+    if (x.method == "POST" && lose) {
+      lose = false;
+      reply.drop = true;  // created, but the answer never arrives
+    }
+    return reply;
+  });
+  Fixture f;
+  f.make(generic_settings(server.url()));
+  // A first request leaves a pooled keep-alive connection: the lost POST goes over a reused one.
+  CHECK(f.sink->find(ObjectType::user, "email", Value("nobody@x.example"), true).empty());
+  auto r = f.apply({create_user("s1", "a@x.example")});
+  REQUIRE(r[0].ok);
+  CHECK(r[0].target_id == "u-1");
+  CHECK(server.count("POST") == 1);
+  CHECK(api.by_email.size() == 1);
+  CHECK(f.log.text().find("found it as u-1, not resent") != std::string::npos);
+}
+
+TEST_CASE("generic: a create answered 503 after it took effect is adopted, one that did not is resent") {
+  UserApi api;
+  int posts = 0;
+  HttpTestServer server([&](const HttpExchange& x, int) {
+    if (x.method == "POST" && ++posts == 1) {
+      api(x);  // applied, then the gateway fails
+      return HttpReply::json(503, Value(Object{}));
+    }
+    if (x.method == "POST" && posts == 2) return HttpReply::json(503, Value(Object{}));  // not applied
+    return api(x);
+  });
+  Fixture f;
+  f.make(generic_settings(server.url()));
+  auto r = f.apply({create_user("s1", "a@x.example"), create_user("s2", "b@x.example")});
+  REQUIRE(r[0].ok);
+  REQUIRE(r[1].ok);
+  CHECK(r[0].target_id == api.by_email["a@x.example"]);
+  CHECK(r[1].target_id == api.by_email["b@x.example"]);
+  CHECK(api.by_email.size() == 2);
+  CHECK(server.count("POST") == 3);  // s1 once, s2 twice (its first POST did nothing)
+}
+
+TEST_CASE("generic: without a lookup key a create whose outcome is unknown is reported, not resent") {
+  HttpTestServer server([](const HttpExchange&, int) { return HttpReply::json(503, Value(Object{})); });
+  Fixture f;
+  Object s = generic_settings(server.url());
+  s.find("users")->as_object().erase("lookup");
+  f.make(s);
+  auto r = f.apply({create_user("s1", "a@x.example")});
+  CHECK_FALSE(r[0].ok);
+  CHECK(r[0].error.find("may have taken effect; not resent") != std::string::npos);
+  CHECK(server.count("POST") == 1);
+}
+
+TEST_CASE("generic: oauth2 tokens are cached, refreshed after a 401, and never leak") {
+  int tokens_issued = 0;
+  std::string current;
+  HttpTestServer server([&](const HttpExchange& x, int) {
+    if (x.path == "/token") {
+      CHECK(x.body.find("client_secret=cl1ent-S3cret") != std::string::npos);
+      current = "tok-" + std::to_string(++tokens_issued) + "-zz9";
+      return HttpReply::json(200, Value(Object{{"access_token", Value(current)}, {"expires_in", Value(3600)}}));
+    }
+    if (x.header("Authorization") != "Bearer " + current)
+      return HttpReply::json(401, Value(Object{{"detail", Value("token " + x.header("Authorization") + " rejected")}}));
+    if (x.method == "POST")
+      return HttpReply::json(400, Value(Object{{"detail", Value("you sent " + x.header("Authorization"))}}));
+    return HttpReply::json(200, Value(Object{}));
+  });
+  Fixture f;
+  f.make(oauth_settings(server));
+  Operation up;
+  up.kind = OpKind::update;
+  up.target_id = "u-1";
+  up.attributes = Object{{"name", Value("x")}};
+  auto r = f.apply({up, up});
+  CHECK(r[0].ok);
+  CHECK(r[1].ok);
+  CHECK(tokens_issued == 1);  // cached
+
+  current = "tok-revoked";  // the API revokes the token: the next request gets a 401
+  r = f.apply({up});
+  CHECK(r[0].ok);
+  CHECK(tokens_issued == 2);
+
+  // An error body echoing the token is reported without it.
+  r = f.apply({create_user("s9", "z@x.example")});
+  REQUIRE_FALSE(r[0].ok);
+  CHECK(r[0].error.find("you sent Bearer ***") != std::string::npos);
+  CHECK(r[0].error.find("tok-2-zz9") == std::string::npos);
+  CHECK(f.log.text().find("tok-") == std::string::npos);
+  CHECK(f.log.text().find("cl1ent-S3cret") == std::string::npos);
+}
+
+TEST_CASE("generic: a 401 even with a fresh token stops the batch with an auth error") {
+  HttpTestServer server([&](const HttpExchange& x, int) {
+    if (x.path == "/token")
+      return HttpReply::json(200, Value(Object{{"access_token", Value("t-abc-123")}, {"expires_in", Value(3600)}}));
+    return HttpReply::json(401, Value(Object{}));
+  });
+  Fixture f;
+  f.make(oauth_settings(server));
+  try {
+    f.apply({create_user("s1", "a@x.example"), create_user("s2", "b@x.example")});
+    FAIL("expected an auth error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::auth);
+    CHECK(std::string(e.what()).find("also with a fresh token") != std::string::npos);
+    CHECK(std::string(e.what()).find("t-abc-123") == std::string::npos);
+  }
+  CHECK(server.count("POST", "/users") == 2);  // the same request, once per token
+}
+
+TEST_CASE("generic: static credentials go in the configured header; a 401 is an auth error") {
+  HttpTestServer server([](const HttpExchange& x, int) {
+    return x.header("Authorization") == "Basic YWRtaW46cEBzcw==" ? HttpReply::json(200, Value(Object{}))
+                                                                : HttpReply::json(401, Value(Object{}));
+  });
+  Fixture f;
+  Object s = generic_settings(server.url());
+  s.set("auth", Value("basic"));
+  s.set("username", Value("admin"));
+  s.set("password", Value("p@ss"));
+  f.make(s);
+  Operation del;
+  del.kind = OpKind::remove;
+  del.target_id = "u-1";
+  CHECK(f.apply({del})[0].ok);
+
+  Fixture g;
+  g.make(generic_settings(server.url()));
+  CHECK_THROWS_AS(g.apply({del}), Error);
+  CHECK(server.requests().back().header("X-Api-Key") == "k3y-S3cret-value");
+}
+
+TEST_CASE("generic: requests_per_second spaces request starts, retries included") {
+  HttpTestServer server([](const HttpExchange&, int) { return HttpReply::json(200, Value(Object{})); });
+  Fixture f;
+  Object s = generic_settings(server.url());
+  s.set("requests_per_second", Value(4));
+  f.make(s);
+  std::vector<Operation> ops;
+  for (int i = 0; i < 8; ++i) {
+    Operation op;
+    op.kind = OpKind::update;
+    op.target_id = "u-" + std::to_string(i);
+    op.attributes = Object{{"name", Value("n")}};
+    ops.push_back(op);
+  }
+  auto r = f.apply(ops);
+  CHECK(std::all_of(r.begin(), r.end(), [](const OpResult& x) { return x.ok; }));
+  CHECK(server.count("PATCH") == 8);
+  CHECK(f.clock.slept() == 7 * 250ms);  // the first starts at once, then one every 250 ms
+}
+
+TEST_CASE("generic: concurrency runs a batch on several workers, every result filled") {
+  UserApi api;
+  HttpTestServer server([&](const HttpExchange& x, int) { return api(x); });
+  Fixture f;
+  Object s = generic_settings(server.url());
+  s.set("concurrency", Value(4));
+  f.make(s);
+  std::vector<Operation> ops;
+  for (int i = 0; i < 40; ++i) ops.push_back(create_user("s" + std::to_string(i), std::to_string(i) + "@x.example"));
+  auto r = f.apply(ops);
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    CHECK(r[i].ok);
+    CHECK(r[i].target_id == api.by_email[std::to_string(i) + "@x.example"]);
+    ids.insert(r[i].target_id);
+  }
+  CHECK(ids.size() == 40);
+}
+
+TEST_CASE("generic: a refused connection stops the batch with a connection error after the retries") {
+  std::string url;
+  {
+    HttpTestServer gone([](const HttpExchange&, int) { return HttpReply{}; });
+    url = gone.url();
+  }
+  Fixture f;
+  Object s = generic_settings(url);
+  s.set("max_attempts", Value(3));
+  f.make(s);
+  Operation up;
+  up.kind = OpKind::update;
+  up.target_id = "u-1";
+  up.attributes = Object{{"name", Value("x")}};
+  try {
+    f.apply({up});
+    FAIL("expected a connection error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::connection);
+    CHECK(std::string(e.what()).find("after 3 attempts") != std::string::npos);
+  }
+  CHECK(f.clock.sleeps().size() == 2);
+}
+
+TEST_CASE("generic: group members are added in chunks or one request per member") {
+  HttpTestServer server([](const HttpExchange& x, int) {
+    if (x.method == "POST" && x.path == "/groups")
+      return HttpReply::json(201, Value(Object{{"id", Value("g-1")}}));
+    return HttpReply::json(204, Value(Object{}));
+  });
+  Fixture f;
+  f.make(Object{{"base_url", Value(server.url())},
+                {"max_members_per_patch", Value(2)},
+                {"concurrency", Value(1)},
+                {"groups", Value(Object{
+                               {"create", Value(Object{{"url", Value("/groups")},
+                                                       {"body", Value(Object{{"name", Value("{{name}}")}})}})},
+                               {"update", Value(Object{{"url", Value("/groups/{{$id}}")},
+                                                       {"body", Value(Object{{"name", Value("{{name}}")}})}})},
+                               {"members_add", Value(Object{{"url", Value("/groups/{{$id}}/members")},
+                                                            {"body", Value(Object{{"ids", Value("{{$members}}")}})}})},
+                               {"members_remove", Value(Object{{"url", Value("/groups/{{$id}}/members/{{$member}}")}})},
+                           })}});
+  Operation create;
+  create.kind = OpKind::create;
+  create.type = ObjectType::group;
+  create.attributes = Object{{"name", Value("Eng")}};
+  create.members_add = {"a", "b", "c"};
+  Operation update;
+  update.kind = OpKind::update;
+  update.type = ObjectType::group;
+  update.target_id = "g-9";
+  update.members_remove = {"x/1", "y"};
+  auto r = f.apply({create, update});
+  CHECK(r[0].ok);
+  CHECK(r[1].ok);
+  std::vector<std::string> seen;
+  for (const auto& x : server.requests()) seen.push_back(x.method + " " + x.uri + " " + x.body);
+  CHECK(seen == std::vector<std::string>{"POST /groups {\"name\":\"Eng\"}",
+                                         "POST /groups/g-1/members {\"ids\":[\"a\",\"b\"]}",
+                                         "POST /groups/g-1/members {\"ids\":[\"c\"]}",
+                                         "DELETE /groups/g-9/members/x%2F1 ", "DELETE /groups/g-9/members/y "});
+}
+
+TEST_CASE("generic: configuration errors name the key") {
+  auto error_of = [](Object s) {
+    try {
+      RestConfig::from(Settings(std::move(s)));
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::config);
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  Object s = generic_settings("http://127.0.0.1:1");
+  s.find("users")->as_object().find("create")->as_object().set("url", Value("/u/{{email"));
+  CHECK_THAT(error_of(s), Catch::Contains("'users.create.url'"));
+  s = generic_settings("http://127.0.0.1:1");
+  s.find("users")->as_object().find("create")->as_object().set("colour", Value("red"));
+  CHECK_THAT(error_of(s), Catch::Contains("unknown key 'users.create.colour'"));
+  s = generic_settings("http://127.0.0.1:1");
+  s.find("users")->as_object().find("lookup")->as_object().set("id_pointer", Value("id"));
+  CHECK_THAT(error_of(s), Catch::Contains("'users.lookup.id_pointer'"));
+  s = generic_settings("ftp://x");
+  CHECK_THAT(error_of(s), Catch::Contains("base_url 'ftp://x' must start with http"));
+  s = generic_settings("http://127.0.0.1:1");
+  s.set("auth", Value("bearer"));
+  CHECK_THAT(error_of(s), Catch::Contains("auth: bearer needs 'token'"));
+  s = generic_settings("http://127.0.0.1:1");
+  s.set("concurrency", Value(0));
+  CHECK_THAT(error_of(s), Catch::Contains("concurrency must be between 1 and 64, got 0"));
+}
