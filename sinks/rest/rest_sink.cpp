@@ -57,7 +57,22 @@ RestSink::RestSink(RestConfig config, const Settings& settings, Logger* log, htt
                                            config_.requests_per_second);
 }
 
-void RestSink::prepare(const std::vector<TargetSchema>&) {}
+void RestSink::prepare(const std::vector<TargetSchema>&) {
+  // Refused credentials must stop the run (exit 3) before matching starts:
+  // the host records a failing find() as that object's error, which would
+  // turn a wrong token into one failure per object.
+  transport_->authenticate();
+  if (config_.profile == Profile::scim) probe();
+}
+
+http::Response RestSink::probe() {
+  http::Request req{"GET", scim_url(ObjectType::user) + "?startIndex=1&count=1", {}, {}};
+  http::Response resp = *transport_->send(req);
+  if (resp.status == 403)
+    throw Error(ErrorKind::auth, "GET " + http::redact_url(req.url) + " answered 403: permission missing");
+  if (!resp.ok()) throw Error(ErrorKind::connection, failure(req, resp));
+  return resp;
+}
 
 std::vector<std::string> RestSink::find(ObjectType type, const std::string& attribute, const Value& value,
                                         bool ignore_case) {
@@ -107,12 +122,8 @@ std::vector<std::string> RestSink::test_connection() {
     lines.push_back("generic profile: no probe request; API root " + http::redact_url(transport_->base_url()));
     return lines;
   }
-  http::Request req{"GET", scim_url(ObjectType::user) + "?startIndex=1&count=1", {}, {}};
-  http::Response resp = *transport_->send(req);
-  if (resp.status == 403)
-    throw Error(ErrorKind::auth, "GET " + http::redact_url(req.url) + " answered 403: permission missing");
-  if (!resp.ok()) throw Error(ErrorKind::connection, failure(req, resp));
-  lines.push_back("GET " + http::redact_url(req.url) + " answered " + std::to_string(resp.status));
+  http::Response resp = probe();
+  lines.push_back("GET " + http::redact_url(scim_url(ObjectType::user)) + " answered " + std::to_string(resp.status));
   return lines;
 }
 

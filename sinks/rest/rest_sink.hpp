@@ -64,6 +64,8 @@ class RestSink final : public Sink {
   void scim_patch(const Operation& op, const std::string& id, List operations,
                   const std::vector<std::string>& add, const std::vector<std::string>& remove);
   std::string scim_url(ObjectType type, const std::string& id = {}) const;
+  /// GET of one user: checks the credentials and the base URL.
+  http::Response probe();
 
   RestConfig config_;
   Logger* log_;

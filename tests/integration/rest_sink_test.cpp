@@ -18,11 +18,7 @@
 
 using namespace dirsync;
 using namespace dirsync::rest;
-using dirsync::test::CapturingLogger;
-using dirsync::test::HttpExchange;
-using dirsync::test::HttpReply;
-using dirsync::test::HttpTestServer;
-using dirsync::test::ManualClock;
+using namespace dirsync::test;
 using namespace std::chrono_literals;
 
 namespace {

@@ -50,6 +50,12 @@ struct HttpReply {
   bool drop = false;
 
   static HttpReply json(int status, const Value& body);
+  /// From a FakeScim::before hook: no reply of its own, the fake answers.
+  static HttpReply pass() {
+    HttpReply r;
+    r.status = 0;
+    return r;
+  }
 };
 
 class HttpTestServer {
@@ -122,7 +128,7 @@ class FakeScim {
   std::vector<std::string> ids(const std::string& collection) const;
 
   /// Hook run before the fake answers (under the server lock): return a
-  /// reply to answer with it instead, or nullopt-like `status == 0` to go on.
+  /// reply to answer with it instead, or HttpReply::pass() to go on.
   std::function<HttpReply(const HttpExchange&, int n)> before;
   /// Hook that may turn the fake's reply into something else (drop it...).
   std::function<HttpReply(const HttpExchange&, HttpReply)> after;
