@@ -156,7 +156,7 @@ std::optional<http::Response> Transport::send(http::Request request, Resend rese
                                              " ms exhausted: " + why);
     }
     if (options.log)
-      options.log->warn("rest: " + request.method + " " + http::redact_url(request.url) + ": " + why +
+      options.log->warn("rest: " + (response ? request.method + " " + http::redact_url(request.url) + ": " : "") + why +
                         ", retrying in " + std::to_string(wait.count()) + " ms (attempt " + std::to_string(n + 1) +
                         " of " + std::to_string(policy.max_attempts) + ")");
     clock_.sleep_for(wait);
