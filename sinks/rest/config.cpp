@@ -16,7 +16,8 @@ std::string upper(std::string s) {
   return s;
 }
 
-const std::vector<std::string> kOperationKeys = {"method", "url", "headers", "body", "success", "id_pointer"};
+const std::vector<std::string> kOperationKeys = {"method",     "url",  "headers", "body",         "success",
+                                                 "id_pointer", "item", "results", "error_pointer", "batch_size"};
 
 void check_keys(const Object& o, const std::string& where, const std::vector<std::string>& allowed) {
   for (const auto& [k, v] : o)
@@ -88,6 +89,20 @@ OpSpec parse_operation(const Object* type, const char* key, const std::string& w
   }
   op.id_pointer = JsonPointer::parse(text(o, "id_pointer", where, "/id"), where + ".id_pointer");
   op.per_member = uses(op.url, "$member");
+  if (const Value* size = o.find("batch_size")) {
+    if (!size->is_integer() || size->as_integer() < 1 || size->as_integer() > 1000)
+      bad("'" + where + ".batch_size' must be an integer from 1 to 1000, got " + to_json(*size));
+    op.batch_size = static_cast<std::size_t>(size->as_integer());
+  }
+  if (const Value* item = o.find("item")) op.item = BodyTemplate::parse(*item, where + ".item");
+  if (op.batch_size > 1 && !op.item.defined())
+    bad("'" + where + ".batch_size' is " + std::to_string(op.batch_size) + " but '" + where +
+        ".item' (the per-object template) is missing");
+  if (op.batch_size > 1 && std::string_view(key) != "create" && std::string_view(key) != "update" &&
+      std::string_view(key) != "delete")
+    bad("'" + where + ".batch_size': only create, update and delete can be batched");
+  op.results = JsonPointer::parse(text(o, "results", where), where + ".results");
+  op.error_pointer = JsonPointer::parse(text(o, "error_pointer", where, "/error"), where + ".error_pointer");
   return op;
 }
 

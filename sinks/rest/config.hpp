@@ -28,6 +28,13 @@ struct OpSpec {
   std::vector<int> success;  ///< empty: any 2xx
   JsonPointer id_pointer;
   bool per_member = false;  ///< members_add/remove: the template uses {{$member}}
+  /// Batch endpoints: up to batch_size objects per request, `item` rendered
+  /// per object, `body` around them through {{$items}} (default: the list),
+  /// one result per item at `results`, a failed one holding `error_pointer`.
+  std::size_t batch_size = 1;
+  BodyTemplate item;
+  JsonPointer results;
+  JsonPointer error_pointer;
 
   bool succeeded(int status) const;
 };

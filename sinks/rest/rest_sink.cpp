@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -35,6 +36,12 @@ Value parse_or_null(const std::string& body) {
 }
 
 std::string plural(ObjectType type) { return type == ObjectType::user ? "users" : "groups"; }
+
+// A batch may have settled some of its objects (adopted after a lost answer) before failing.
+void fail_unit(const std::vector<std::size_t>& unit, std::span<OpResult> results, const std::string& error) {
+  for (std::size_t i : unit)
+    if (unit.size() == 1 || !results[i].ok) results[i] = {false, "", error};
+}
 
 Vars vars_of(const Operation& op) {
   Vars vars(&op.attributes);
@@ -82,21 +89,39 @@ std::vector<std::string> RestSink::find(ObjectType type, const std::string& attr
 }
 
 void RestSink::apply(std::span<const Operation> ops, std::span<OpResult> results) {
+  // Work units: one operation, or up to batch_size operations of one batched kind.
+  std::vector<std::vector<std::size_t>> units;
+  std::map<const OpSpec*, std::size_t> open;  // batched spec -> its unit being filled
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const OpSpec* spec = batch_spec(ops[i]);
+    if (!spec) {
+      units.push_back({i});
+      continue;
+    }
+    auto it = open.find(spec);
+    if (it == open.end() || units[it->second].size() >= spec->batch_size) {
+      units.push_back({});
+      it = open.insert_or_assign(spec, units.size() - 1).first;
+    }
+    units[it->second].push_back(i);
+  }
   std::atomic<std::size_t> next{0};
   std::atomic<bool> stop{false};
   std::exception_ptr fatal;
   std::mutex mutex;
   auto work = [&] {
     while (!stop) {
-      std::size_t i = next++;
-      if (i >= ops.size()) return;
+      std::size_t u = next++;
+      if (u >= units.size()) return;
+      const std::vector<std::size_t>& unit = units[u];
       try {
-        results[i] = apply_one(ops[i]);
+        if (const OpSpec* spec = batch_spec(ops[unit.front()])) apply_batch(*spec, ops, unit, results);
+        else results[unit.front()] = apply_one(ops[unit.front()]);
       } catch (const ObjectFailure& e) {
-        results[i] = {false, "", e.what()};
+        fail_unit(unit, results, e.what());
       } catch (const Error& e) {
         if (!stops_the_run(e)) {
-          results[i] = {false, "", e.what()};
+          fail_unit(unit, results, e.what());
           continue;
         }
         std::lock_guard lock(mutex);
@@ -105,7 +130,7 @@ void RestSink::apply(std::span<const Operation> ops, std::span<OpResult> results
       }
     }
   };
-  std::size_t threads = std::min<std::size_t>(static_cast<std::size_t>(config_.concurrency), ops.size());
+  std::size_t threads = std::min<std::size_t>(static_cast<std::size_t>(config_.concurrency), units.size());
   std::vector<std::thread> pool;
   for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
@@ -318,6 +343,100 @@ OpResult RestSink::generic_apply(const Operation& op) {
     }
   }
   return {false, "", "unknown operation"};
+}
+
+const OpSpec* RestSink::batch_spec(const Operation& op) const {
+  if (config_.profile != Profile::generic || !op.members_add.empty() || !op.members_remove.empty()) return nullptr;
+  const TypeSpec& t = config_.type(op.type);
+  const OpSpec* spec = op.kind == OpKind::create   ? &t.create
+                       : op.kind == OpKind::update ? &t.update
+                       : op.kind == OpKind::remove ? &t.remove
+                                                   : nullptr;
+  return spec && spec->allowed && spec->batch_size > 1 ? spec : nullptr;
+}
+
+void RestSink::apply_batch(const OpSpec& spec, std::span<const Operation> ops, const std::vector<std::size_t>& unit,
+                           std::span<OpResult> results) {
+  const bool creating = ops[unit.front()].kind == OpKind::create;
+  const TypeSpec& t = config_.type(ops[unit.front()].type);
+  std::vector<std::size_t> pending;
+  List items;
+  for (std::size_t i : unit) {
+    auto item = spec.item.render(vars_of(ops[i]));
+    if (!item) {
+      results[i] = {true, ops[i].target_id, ""};  // nothing this item carries has changed
+      continue;
+    }
+    pending.push_back(i);
+    items.push_back(std::move(*item));
+  }
+  // After a lost answer: adopt what the lookup finds, send the rest again.
+  auto recover = [&] {
+    std::vector<std::size_t> still;
+    List again;
+    for (std::size_t k = 0; k < pending.size(); ++k) {
+      const Operation& op = ops[pending[k]];
+      const Value* key = t.lookup.key.empty() ? nullptr : op.attributes.find(t.lookup.key);
+      std::optional<std::string> id;
+      if (key && !key->is_null()) id = lookup_one(op.type, t.lookup.key, *key);
+      if (id) {
+        results[pending[k]] = {true, *id, ""};
+      } else {
+        still.push_back(pending[k]);
+        again.push_back(items[k]);
+      }
+    }
+    pending = std::move(still);
+    items = std::move(again);
+    return true;
+  };
+  const bool can_recover = t.lookup.defined && !t.lookup.key.empty();
+  for (int round = 0; !pending.empty(); ++round) {
+    if (round >= 8) throw ObjectFailure(spec.name + ": the batch's answer was lost " + std::to_string(round) + " times");
+    Vars vars;
+    vars.set("$items", Value(items));
+    vars.set("$type", Value(std::string(to_string(ops[unit.front()].type))));
+    http::Request req;
+    req.method = spec.method;
+    req.url = transport_->url(spec.url.render(vars, Context::url));
+    for (const auto& [name, h] : spec.headers) req.headers.emplace_back(name, h.render(vars, Context::header));
+    auto body = spec.body.defined() ? spec.body.render(vars) : std::optional<Value>(Value(items));
+    req.body = body ? to_json(*body) : "[]";
+    std::optional<http::Response> resp;
+    if (creating)
+      resp = transport_->send(req, Transport::Resend::after_lookup,
+                              can_recover ? std::function<bool()>(recover) : std::function<bool()>());
+    else
+      resp = transport_->send(req);
+    if (!resp) continue;  // some were found; the others go again
+    if (!spec.succeeded(resp->status)) {
+      if (creating && can_recover && resp->status >= 500) {
+        recover();
+        if (pending.empty()) return;
+      }
+      throw ObjectFailure(failure(req, *resp));
+    }
+    Value doc = parse_or_null(resp->body);
+    const Value* list = spec.results.resolve(doc);
+    for (std::size_t k = 0; k < pending.size(); ++k) {
+      const Operation& op = ops[pending[k]];
+      const Value* result = list && list->is_list() && k < list->as_list().size() ? &list->as_list()[k] : nullptr;
+      const Value* error = result ? spec.error_pointer.resolve(*result) : nullptr;
+      if (error && !error->is_null()) {
+        std::string text = error->is_string() ? error->as_string() : to_json(*error);
+        results[pending[k]] = {false, "", spec.name + " (batch item " + std::to_string(k) + "): " + text.substr(0, 300)};
+      } else if (!creating) {
+        results[pending[k]] = {true, op.target_id, ""};
+      } else if (auto id = result ? id_text(spec.id_pointer.resolve(*result)) : std::nullopt) {
+        results[pending[k]] = {true, *id, ""};
+      } else {
+        results[pending[k]] = {false, "", req.method + " " + http::redact_url(req.url) + " answered " +
+                                              std::to_string(resp->status) + " without an id for batch item " +
+                                              std::to_string(k)};
+      }
+    }
+    return;
+  }
 }
 
 // ---------------------------------------------------------------- scim ---

@@ -57,6 +57,10 @@ class RestSink final : public Sink {
   http::Request render(const OpSpec& spec, const Vars& vars, bool& empty_body) const;
   void generic_write(const OpSpec& spec, const Operation& op, const Vars& vars);
   void generic_members(const OpSpec& spec, const Operation& op, const std::vector<std::string>& ids);
+  /// The batched operation spec `op` goes through, or nullptr.
+  const OpSpec* batch_spec(const Operation& op) const;
+  void apply_batch(const OpSpec& spec, std::span<const Operation> ops, const std::vector<std::size_t>& unit,
+                   std::span<OpResult> results);
 
   // SCIM profile.
   std::vector<std::string> scim_find(ObjectType type, const std::string& attribute, const Value& value);

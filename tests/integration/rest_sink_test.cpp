@@ -478,3 +478,66 @@ TEST_CASE("generic: configuration errors name the key") {
   s.set("concurrency", Value(0));
   CHECK_THAT(error_of(s), Catch::Contains("concurrency must be between 1 and 64, got 0"));
 }
+
+TEST_CASE("generic: batch endpoints send up to batch_size objects per request, results per item") {
+  std::map<std::string, std::string> store;  // email -> id
+  bool lose_next = false;
+  HttpTestServer server([&](const HttpExchange& x, int) {
+    if (x.method == "GET") {
+      std::string email = x.query.substr(x.query.find('=') + 1);
+      List items;
+      if (store.count(email)) items.emplace_back(Object{{"id", Value(store[email])}});
+      return HttpReply::json(200, Value(Object{{"items", Value(std::move(items))}}));
+    }
+    List results;
+    Value sent = parse_json(x.body);
+    for (const Value& u : sent.as_object().find("users")->as_list()) {
+      std::string email = u.as_object().find("email")->as_string();
+      if (email.starts_with("bad")) {
+        results.emplace_back(Object{{"error", Value("invalid email " + email)}});
+        continue;
+      }
+      store[email] = "b-" + std::to_string(store.size() + 1);
+      results.emplace_back(Object{{"id", Value(store[email])}});
+    }
+    HttpReply reply = HttpReply::json(200, Value(Object{{"results", Value(std::move(results))}}));
+    reply.drop = std::exchange(lose_next, false);
+    return reply;
+  });
+  Fixture f;
+  Object s = generic_settings(server.url());
+  Object& create = s.find("users")->as_object().find("create")->as_object();
+  create.set("url", Value("/users/bulk"));
+  create.set("batch_size", Value(3));
+  create.set("item", Value(Object{{"email", Value("{{email}}")}, {"active", Value("{{active}}")}}));
+  create.set("body", Value(Object{{"users", Value("{{$items}}")}}));
+  create.set("results", Value("/results"));
+  create.set("success", Value(List{Value(200)}));
+  create.set("id_pointer", Value("/id"));
+  f.make(s);
+
+  std::vector<Operation> ops;
+  for (std::string e : {"a", "b", "bad1", "c", "d", "e", "f"}) ops.push_back(create_user("s-" + e, e + "@x.example"));
+  auto r = f.apply(ops);
+  CHECK(server.count("POST", "/users/bulk") == 3);  // 3 + 3 + 1
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    INFO(ops[i].source_id);
+    if (i == 2) {
+      CHECK_FALSE(r[i].ok);
+      CHECK(r[i].error == "users.create (batch item 2): invalid email bad1@x.example");
+    } else {
+      CHECK(r[i].ok);
+      CHECK(r[i].target_id == store[ops[i].attributes.find("email")->as_string()]);
+    }
+  }
+
+  // A batch whose answer is lost: what the lookups find is adopted, the rest is sent again.
+  lose_next = true;
+  std::size_t posts = server.count("POST");
+  r = f.apply({create_user("s-g", "g@x.example"), create_user("s-h", "h@x.example")});
+  CHECK(r[0].ok);
+  CHECK(r[1].ok);
+  CHECK(r[0].target_id == store["g@x.example"]);
+  CHECK(server.count("POST") == posts + 1);  // both had been created: nothing resent
+  CHECK(store.size() == 8);
+}
