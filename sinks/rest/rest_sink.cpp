@@ -60,8 +60,11 @@ RestSink::RestSink(RestConfig config, const Settings& settings, Logger* log, htt
     : config_(std::move(config)), log_(log) {
   http::ClientOptions options = http::client_options(settings, log, "rest");
   if (clock) options.clock = clock;
+  // RFC 7644 3.1: SCIM messages are application/scim+json, as Entra sends them.
   transport_ = std::make_unique<Transport>(config_.base_url, config_.headers, config_.auth, std::move(options),
-                                           config_.requests_per_second);
+                                           config_.requests_per_second,
+                                           config_.profile == Profile::scim ? "application/scim+json"
+                                                                            : "application/json");
 }
 
 void RestSink::prepare(const std::vector<TargetSchema>&) {

@@ -50,8 +50,9 @@ void RateLimiter::acquire() {
 }
 
 Transport::Transport(std::string base_url, http::Headers headers, AuthConfig auth, http::ClientOptions options,
-                     double requests_per_second)
+                     double requests_per_second, std::string media_type)
     : base_url_(std::move(base_url)),
+      media_type_(std::move(media_type)),
       headers_(std::move(headers)),
       auth_(std::move(auth)),
       client_(std::make_unique<http::Client>(std::move(options))),
@@ -107,9 +108,13 @@ http::Response Transport::attempt(http::Request& request) {
 
 std::optional<http::Response> Transport::send(http::Request request, Resend resend,
                                               const std::function<bool()>& recover) {
-  for (const auto& h : headers_) request.headers.push_back(h);
-  if (is_write(request.method) && !request.body.empty()) request.headers.emplace_back("Content-Type", "application/json");
-  request.headers.emplace_back("Accept", "application/json");
+  // The client sets headers in order, the last one of a name winning: the
+  // operation's own headers override the sink's, which override the defaults.
+  http::Headers headers{{"Accept", media_type_}};
+  if (is_write(request.method) && !request.body.empty()) headers.emplace_back("Content-Type", media_type_);
+  headers.insert(headers.end(), headers_.begin(), headers_.end());
+  headers.insert(headers.end(), request.headers.begin(), request.headers.end());
+  request.headers = std::move(headers);
   switch (auth_.kind) {
     case AuthConfig::Kind::bearer:
     case AuthConfig::Kind::basic: request.headers.emplace_back("Authorization", static_authorization_); break;

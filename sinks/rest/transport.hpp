@@ -54,8 +54,9 @@ class RateLimiter {
 
 class Transport {
  public:
+  /// `media_type` goes in Accept and in the Content-Type of bodies.
   Transport(std::string base_url, http::Headers headers, AuthConfig auth, http::ClientOptions options,
-            double requests_per_second);
+            double requests_per_second, std::string media_type = "application/json");
 
   /// `path_or_url` relative to base_url unless it is absolute.
   std::string url(const std::string& path_or_url) const;
@@ -78,6 +79,7 @@ class Transport {
   std::string scrub(std::string text) const;
 
   std::string base_url_;
+  std::string media_type_;
   http::Headers headers_;
   AuthConfig auth_;
   std::unique_ptr<http::Client> client_;

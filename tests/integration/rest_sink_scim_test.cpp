@@ -106,7 +106,8 @@ TEST_CASE("scim: create POSTs a core User with nested attributes and returns the
         R"({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ann@contoso.example",)"
         R"("name":{"givenName":"Ann"},"emails":[{"type":"work","value":"ann@contoso.example"}],"active":true,)"
         R"("externalId":"6f1c"})");
-  CHECK(s.app.server().requests()[0].header("Content-Type") == "application/json");
+  CHECK(s.app.server().requests()[0].header("Content-Type") == "application/scim+json");
+  CHECK(s.app.server().requests()[0].header("Accept") == "application/scim+json");
 }
 
 TEST_CASE("scim: update PATCHes only the changed attributes; nothing changed sends nothing") {

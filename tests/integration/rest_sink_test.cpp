@@ -56,6 +56,8 @@ Object generic_settings(const std::string& base) {
                                             {"id_pointer", Value("/data/id")}})},
                     {"update", Value(Object{{"method", Value("PATCH")},
                                             {"url", Value("/users/{{$id}}")},
+                                            {"headers", Value(Object{{"Content-Type", Value("application/merge-patch+json")},
+                                                                     {"X-Source", Value("{{$source_id}}")}})},
                                             {"body", Value(Object{{"email", Value("{{email}}")},
                                                                   {"name", Value("{{name}}")},
                                                                   {"active", Value("{{active}}")}})}})},
@@ -152,6 +154,9 @@ TEST_CASE("generic: an update sends only the entries of changed attributes; noth
   CHECK(reqs[0].method == "PATCH");
   CHECK(reqs[0].uri == "/users/u%2F7");
   CHECK(reqs[0].body == R"({"name":"New"})");
+  CHECK(reqs[0].header("Content-Type") == "application/merge-patch+json");  // the operation's header wins
+  CHECK(reqs[0].header("X-Source") == "s7");
+  CHECK(reqs[0].header("X-Api-Key") == "k3y-S3cret-value");
 }
 
 TEST_CASE("generic: a 4xx fails that object with status and detail; the batch goes on") {
