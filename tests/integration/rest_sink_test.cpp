@@ -309,6 +309,14 @@ TEST_CASE("generic: oauth2 tokens are cached, refreshed after a 401, and never l
   CHECK(r[0].error.find("tok-2-zz9") == std::string::npos);
   CHECK(f.log.text().find("tok-") == std::string::npos);
   CHECK(f.log.text().find("cl1ent-S3cret") == std::string::npos);
+
+  // An hour later the cached token is near its expiry: a new one is fetched before the request.
+  f.clock.sleep_for(std::chrono::hours(1));
+  std::size_t rejected = server.requests().size();
+  r = f.apply({up});
+  CHECK(r[0].ok);
+  CHECK(tokens_issued == 3);
+  CHECK(server.requests().size() == rejected + 2);  // token, PATCH: no 401 first
 }
 
 TEST_CASE("generic: a 401 even with a fresh token stops the batch with an auth error") {
