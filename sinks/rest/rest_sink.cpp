@@ -35,6 +35,13 @@ Value parse_or_null(const std::string& body) {
   }
 }
 
+// RFC 7644 3.5.2.3: a value path whose filter matched no element.
+bool no_target(const http::Response& response) {
+  Value doc = parse_or_null(response.body);
+  const Value* type = doc.is_object() ? doc.as_object().find("scimType") : nullptr;
+  return type && type->is_string() && type->as_string() == "noTarget";
+}
+
 std::string plural(ObjectType type) { return type == ObjectType::user ? "users" : "groups"; }
 
 // A batch may have settled some of its objects (adopted after a lost answer) before failing.
@@ -484,8 +491,16 @@ void RestSink::scim_patch(const Operation& op, const std::string& id, List opera
       added += n;
     }
     if (ops.empty()) return;
-    http::Request req{"PATCH", scim_url(op.type, id), {}, to_json(scim::patch_message(std::move(ops)))};
+    http::Request req{"PATCH", scim_url(op.type, id), {}, to_json(scim::patch_message(ops))};
     http::Response resp = *transport_->send(req);
+    if (first && resp.status == 400 && no_target(resp)) {
+      // A PatchOp is all or nothing (RFC 7644 3.5.2), so nothing of it was applied: send it again
+      // with the missing multi-valued elements added whole.
+      if (auto fixed = scim::add_missing_elements(ops)) {
+        req.body = to_json(scim::patch_message(std::move(*fixed)));
+        resp = *transport_->send(req);
+      }
+    }
     if (!resp.ok()) throw ObjectFailure(failure(req, resp));
     if (added == add.size() && removed == remove.size()) return;
   }

@@ -198,6 +198,36 @@ Value patch_message(List operations) {
   return Value(Object{{"schemas", Value(List{Value(kPatchOp)})}, {"Operations", Value(std::move(operations))}});
 }
 
+std::optional<List> add_missing_elements(const List& operations) {
+  List out;
+  bool changed = false;
+  for (const Value& op : operations) {
+    const Object& o = op.as_object();
+    const Value* path = o.find("path");
+    Path p = path && path->is_string() ? parse_path(path->as_string()) : Path{};
+    // The filtered step and what follows it: a[f] or a[f].sub.
+    std::size_t f = p.steps.size();
+    for (std::size_t i = 0; i < p.steps.size(); ++i)
+      if (p.steps[i].filtered) f = i;
+    if (f == p.steps.size() || p.steps.size() - f > 2) {
+      out.push_back(op);
+      continue;
+    }
+    changed = true;
+    if (o.find("op")->as_string() == "remove") continue;
+    const Value* value = o.find("value");
+    Object element{{p.steps[f].filter_attribute, p.steps[f].filter_value}};
+    if (f + 1 < p.steps.size()) element.set(p.steps[f + 1].name, value ? *value : Value());
+    else if (value && value->is_object())
+      for (const auto& [k, v] : value->as_object()) element.set(k, v);
+    std::string target = p.urn.empty() ? "" : p.urn + ":";
+    for (std::size_t i = 0; i <= f; ++i) target += (i ? "." : "") + p.steps[i].name;
+    out.emplace_back(Object{{"op", "add"}, {"path", target}, {"value", Value(List{Value(std::move(element))})}});
+  }
+  if (!changed) return std::nullopt;
+  return out;
+}
+
 std::string equality_filter(const std::string& attribute, const Value& value) {
   Path p = parse_path(attribute);
   std::size_t n = p.steps.size();

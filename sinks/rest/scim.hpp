@@ -7,6 +7,7 @@
 #include <dirsync/record.hpp>
 #include <dirsync/value.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,13 @@ Object resource(ObjectType type, const Object& attributes, const std::vector<std
 /// One PatchOp operation per attribute: `replace` with the value, `remove`
 /// for null. The enterprise manager becomes {"value": id}.
 List patch_operations(const Object& attributes);
+
+/// For a PatchOp the provider refused with scimType noTarget: operations on
+/// a value path whose element does not exist yet (`emails[type eq "work"].value`)
+/// become an `add` of that element to its multi-valued attribute
+/// (`emails` += {"type": "work", "value": ...}); removes of such paths are
+/// dropped (nothing to remove). Returns nullopt when no operation has a value path.
+std::optional<List> add_missing_elements(const List& operations);
 
 /// `add`/`remove` of `members` with [{"value": id}, ...].
 Value member_operation(const char* op, const std::vector<std::string>& ids, std::size_t from, std::size_t to);

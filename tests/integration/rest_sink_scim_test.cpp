@@ -277,3 +277,28 @@ TEST_CASE("scim: profile keys are checked") {
   CHECK(error_of(Object{{"users", Value(Object{{"path", Value("/v2/Users")}, {"match_attribute", Value("externalId")}})}}) ==
         "no error");
 }
+
+TEST_CASE("scim: a work email the user does not have yet is added when the value path finds no target") {
+  Scim s;
+  std::string id = s.app.seed("Users", Object{{"userName", Value("ann@contoso.example")}});
+  s.app.before = [](const HttpExchange& x, int) {
+    // What RFC 7644 3.5.2.3 has a provider answer for a value filter matching nothing.
+    if (x.method == "PATCH" && x.body.find("emails[type eq") != std::string::npos)
+      return HttpReply::json(400, Value(Object{{"scimType", Value("noTarget")}, {"detail", Value("no match")}}));
+    return HttpReply::pass();
+  };
+  auto r = s.apply(op(OpKind::update, ObjectType::user, id,
+                      Object{{"emails[type eq \"work\"].value", Value("ann@contoso.example")}, {"title", Value("x")}}));
+  REQUIRE(r.ok);
+  CHECK(s.lines() == std::vector<std::string>{"PATCH /scim/Users/" + id, "PATCH /scim/Users/" + id});
+  CHECK(to_json(*s.body(1).as_object().find("Operations")) ==
+        R"([{"op":"add","path":"emails","value":[{"type":"work","value":"ann@contoso.example"}]},)"
+        R"({"op":"replace","path":"title","value":"x"}])");
+  // Other 400s are the object's failure, not resent.
+  s.app.before = [](const HttpExchange&, int) {
+    return HttpReply::json(400, Value(Object{{"scimType", Value("invalidValue")}, {"detail", Value("bad")}}));
+  };
+  r = s.apply(op(OpKind::update, ObjectType::user, id, Object{{"emails[type eq \"work\"].value", Value("b@x")}}));
+  CHECK_FALSE(r.ok);
+  CHECK(s.lines().size() == 3);
+}

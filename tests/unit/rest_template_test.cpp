@@ -138,3 +138,19 @@ TEST_CASE("SCIM equality filters escape quotes and backslashes (RFC 7644 3.4.2.2
   CHECK(scim::equality_filter("emails[type eq \"work\"].value", Value("a@x")) ==
         R"(emails[type eq "work" and value eq "a@x"])");
 }
+
+TEST_CASE("SCIM: a refused value-path PATCH is redone by adding the missing elements whole") {
+  List ops = scim::patch_operations(Object{{"emails[type eq \"work\"].value", Value("a@x.example")},
+                                           {"phoneNumbers[type eq \"mobile\"].value", Value()},
+                                           {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:"
+                                            "addresses[type eq \"work\"].locality",
+                                            Value("Oslo")},
+                                           {"title", Value("CTO")}});
+  auto fixed = scim::add_missing_elements(ops);
+  REQUIRE(fixed);
+  CHECK(to_json(Value(*fixed)) ==
+        R"([{"op":"add","path":"emails","value":[{"type":"work","value":"a@x.example"}]},)"
+        R"({"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:addresses",)"
+        R"("value":[{"type":"work","locality":"Oslo"}]},{"op":"replace","path":"title","value":"CTO"}])");
+  CHECK_FALSE(scim::add_missing_elements(scim::patch_operations(Object{{"title", Value("x")}})));
+}
