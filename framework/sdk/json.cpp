@@ -102,6 +102,21 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+namespace {
+void append_object(std::string& out, const Object& object) {
+  out += '{';
+  bool first = true;
+  for (const auto& [k, item] : object) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, k);
+    out += ':';
+    append_json(out, item);
+  }
+  out += '}';
+}
+}  // namespace
+
 void append_json(std::string& out, const Value& v) {
   switch (v.kind()) {
     case Value::Kind::null: out += "null"; break;
@@ -125,20 +140,14 @@ void append_json(std::string& out, const Value& v) {
       out += ']';
       break;
     }
-    case Value::Kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& [k, item] : v.as_object()) {
-        if (!first) out += ',';
-        first = false;
-        append_json_string(out, k);
-        out += ':';
-        append_json(out, item);
-      }
-      out += '}';
-      break;
-    }
+    case Value::Kind::object: append_object(out, v.as_object()); break;
   }
+}
+
+std::string to_json(const Object& object) {
+  std::string out;
+  append_object(out, object);
+  return out;
 }
 
 std::string to_json(const Value& value) {
@@ -186,27 +195,26 @@ struct Fnv {
         for (const Value& item : v.as_list()) value(item);
         tag('\x1d');
         break;
-      case Value::Kind::object: {
-        const Object& o = v.as_object();
-        // Objects are small: sort pointers to the entries, not the entries.
-        const Object::Entry* small[32];
-        std::vector<const Object::Entry*> large;
-        const Object::Entry** entries = small;
-        if (o.size() > 32) {
-          large.resize(o.size());
-          entries = large.data();
-        }
-        std::size_t n = 0;
-        for (const auto& e : o) entries[n++] = &e;
-        std::sort(entries, entries + n, [](auto* a, auto* b) { return a->first < b->first; });
-        for (std::size_t i = 0; i < n; ++i) {
-          text(entries[i]->first);
-          value(entries[i]->second);
-        }
-        tag('\x1e');
-        break;
-      }
+      case Value::Kind::object: object(v.as_object()); break;
     }
+  }
+  void object(const Object& o) {
+    // Objects are small: sort pointers to the entries, not the entries.
+    const Object::Entry* small[32];
+    std::vector<const Object::Entry*> large;
+    const Object::Entry** entries = small;
+    if (o.size() > 32) {
+      large.resize(o.size());
+      entries = large.data();
+    }
+    std::size_t n = 0;
+    for (const auto& e : o) entries[n++] = &e;
+    std::sort(entries, entries + n, [](auto* a, auto* b) { return a->first < b->first; });
+    for (std::size_t i = 0; i < n; ++i) {
+      text(entries[i]->first);
+      value(entries[i]->second);
+    }
+    tag('\x1e');
   }
 };
 
@@ -215,6 +223,13 @@ struct Fnv {
 std::uint64_t stable_hash(const Value& value) {
   Fnv f;
   f.value(value);
+  return f.h;
+}
+
+std::uint64_t stable_hash(const Object& object) {
+  Fnv f;
+  f.tag(static_cast<char>(Value::Kind::object));
+  f.object(object);
   return f.h;
 }
 

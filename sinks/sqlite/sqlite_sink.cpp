@@ -195,6 +195,17 @@ class SqliteSink final : public Sink {
     if (!run_batch(ops, results, false)) run_batch(ops, results, true);
   }
 
+  bool is_empty(ObjectType type) override {
+    open();
+    end_read();
+    const Table& t = table(type);
+    sqlite3_stmt* stmt = statement("empty\0" + t.name, [&] { return "SELECT 1 FROM " + quote(t.name) + " LIMIT 1"; });
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail("reading " + t.name);
+    return rc == SQLITE_DONE;
+  }
+
   std::vector<std::string> test_connection() override {
     open();
     end_read();

@@ -1,6 +1,8 @@
 // Plugin discovery: ABI mismatches are refused with both versions and the file.
 #include "support/test_support.hpp"
 
+#include <dirsync/plugin.hpp>
+
 #include <catch2/catch.hpp>
 
 using namespace dirsync::test;
@@ -18,7 +20,8 @@ TEST_CASE("a plugin built for another ABI version is refused, naming both versio
   auto r = run_dirsync({"plugins", "--plugin-dir", test_plugin_dir().string()});
   CHECK(r.out.find("from-the-future") == std::string::npos);
   CHECK(r.err.find("dirsync-abi-mismatch.so: plugin built for plugin ABI version 999, but this dirsync uses ABI "
-                   "version 1; rebuild the plugin against the installed SDK") != std::string::npos);
+                   "version " + std::to_string(dirsync::kAbiVersion) +
+                   "; rebuild the plugin against the installed SDK") != std::string::npos);
 }
 
 TEST_CASE("--json output is one object per plugin") {

@@ -47,10 +47,19 @@ class FakeSink final : public Sink {
   std::vector<Operation> log;       ///< every operation applied
   std::set<std::string> fail_for;   ///< source ids whose operations fail
   int next_id = 1;
+  int finds = 0;                    ///< find() calls
+  bool knows_empty = true;          ///< answer is_empty() truthfully, else "unknown"
 
   void prepare(const std::vector<TargetSchema>&) override {}
+  bool is_empty(ObjectType type) override {
+    if (!knows_empty) return false;
+    for (const auto& [id, o] : objects)
+      if (o.type == type) return false;
+    return true;
+  }
   std::vector<std::string> find(ObjectType type, const std::string& attribute, const Value& value,
                                 bool ignore_case) override {
+    ++finds;
     std::vector<std::string> out;
     auto lower = [](std::string s) {
       for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -127,6 +127,32 @@ TEST_CASE("two targets matching one source object is a per-object error, never a
   CHECK(r.errors[0].message.find("t-b") != std::string::npos);
 }
 
+TEST_CASE("a first sync into an empty target matches in memory and still catches duplicates") {
+  for (bool knows_empty : {true, false}) {
+    Harness h;
+    h.sink.knows_empty = knows_empty;
+    h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob")),
+                        user("u3", person("A@X.COM", "Ann again"))};
+    RunOptions one_per_batch;
+    one_per_batch.batch_size = 1;
+    auto r = h.run(one_per_batch);
+    CHECK(r.counts.created == 2);
+    CHECK(r.counts.failed == 1);
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].source_id == "u3");
+    CHECK(r.errors[0].message.find("already linked to source object u1") != std::string::npos);
+    // Empty target: only the duplicate's value is looked up; unknown: every object's.
+    CHECK(h.sink.finds == (knows_empty ? 1 : 3));
+
+    // The next run is no first sync: the sink is asked as usual.
+    h.sink.finds = 0;
+    h.source.changes.push_back(user("u4", person("d@x.com", "Dee")));
+    auto r2 = h.run(one_per_batch);
+    CHECK(r2.counts.created == 1);
+    CHECK(h.sink.finds >= 2);
+  }
+}
+
 TEST_CASE("an object with no value for any match key is reported and skipped") {
   Harness h;
   h.source.changes = {user("u1", Object{{"displayName", Value("No Mail")}, {"accountEnabled", Value(true)}})};

@@ -14,7 +14,7 @@ namespace dirsync {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Migrations are applied in order; each brings the schema from version i to i+1.
 const char* const kMigrations[] = {
@@ -62,7 +62,59 @@ const char* const kMigrations[] = {
       message TEXT NOT NULL);
     CREATE INDEX run_errors_run ON run_errors (run_id);
     )sql",
+    // v2: links are found through 64-bit keys (link_key() of pipeline, type and
+    // id) instead of text indexes. A million links' key indexes take about
+    // 20 MB each and stay in the page cache; the text indexes they replace took
+    // 60 MB each, so a first sync of a million users read and rewrote index
+    // pages from disk for every link. The key is not unique: a lookup also
+    // compares the text columns, so a collision costs a row, not correctness.
+    R"sql(
+    CREATE TABLE links_v2 (
+      id INTEGER PRIMARY KEY,
+      pipeline TEXT NOT NULL,
+      object_type INTEGER NOT NULL,
+      source_key INTEGER NOT NULL,
+      source_id TEXT NOT NULL,
+      target_key INTEGER NOT NULL,
+      target_id TEXT NOT NULL,
+      hash INTEGER NOT NULL,
+      written TEXT NOT NULL,
+      source TEXT NOT NULL,
+      source_hash INTEGER NOT NULL,
+      created_by_pipeline INTEGER NOT NULL,
+      disabled INTEGER NOT NULL DEFAULT 0);
+    INSERT INTO links_v2 SELECT id, pipeline, object_type, link_key(pipeline, object_type, source_id), source_id,
+      link_key(pipeline, object_type, target_id), target_id, hash, written, source, source_hash,
+      created_by_pipeline, disabled FROM links;
+    DROP TABLE links;
+    ALTER TABLE links_v2 RENAME TO links;
+    CREATE INDEX links_source ON links (source_key);
+    CREATE INDEX links_target ON links (target_key);
+    CREATE INDEX links_kind ON links (pipeline, object_type);
+    )sql",
 };
+
+std::uint64_t fnv(std::string_view bytes, std::uint64_t h) {
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+/// The lookup key of a link's source or target id within a pipeline.
+std::int64_t link_key(std::string_view pipeline, int object_type, std::string_view id) {
+  std::uint64_t h = fnv(pipeline, 1469598103934665603ull);
+  h = fnv(std::string_view("\x1f", 1), h);
+  h = (h ^ std::uint64_t(object_type)) * 1099511628211ull;
+  h = fnv(id, h);
+  return static_cast<std::int64_t>(h);
+}
+
+void link_key_sql(sqlite3_context* ctx, int, sqlite3_value** args) {
+  auto text = [&](int i) {
+    const unsigned char* p = sqlite3_value_text(args[i]);
+    return std::string_view(p ? reinterpret_cast<const char*>(p) : "", std::size_t(sqlite3_value_bytes(args[i])));
+  };
+  sqlite3_result_int64(ctx, link_key(text(0), sqlite3_value_int(args[1]), text(2)));
+}
 
 std::string now_utc() {
   auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -96,7 +148,10 @@ void bind_text(sqlite3_stmt* st, int i, std::string_view text) {
 
 struct StateStore::Statements {
   sqlite3_stmt* find_link = nullptr;
-  sqlite3_stmt* put_link = nullptr;
+  sqlite3_stmt* target_of = nullptr;
+  sqlite3_stmt* link_id = nullptr;
+  sqlite3_stmt* insert_link = nullptr;
+  sqlite3_stmt* update_link = nullptr;
   sqlite3_stmt* delete_link = nullptr;
   sqlite3_stmt* source_for_target = nullptr;
   sqlite3_stmt* add_error = nullptr;
@@ -127,6 +182,8 @@ StateStore::StateStore(const std::filesystem::path& path, std::string pipeline)
   } catch (const Error& e) {
     throw Error(ErrorKind::connection, "cannot use state store " + path.string() + ": " + e.what());
   }
+  sqlite3_create_function(db_, "link_key", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, link_key_sql, nullptr,
+                          nullptr);
   int version = 0;
   {
     sqlite3_stmt* st = prepare("SELECT value FROM meta WHERE key = 'schema_version'");
@@ -148,19 +205,26 @@ StateStore::StateStore(const std::filesystem::path& path, std::string pipeline)
       throw;
     }
   }
+  // ?1 key, ?2 pipeline, ?3 object type, ?4 id: the key finds the rows, the
+  // text columns settle a collision. INDEXED BY: without statistics the
+  // planner would prefer links_kind, which matches two columns, and scan.
   st_->find_link = prepare(
-      "SELECT id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled FROM links "
-      "WHERE pipeline = ?1 AND object_type = ?2 AND source_id = ?3");
-  st_->put_link = prepare(
-      "INSERT INTO links (pipeline, object_type, source_id, target_id, hash, written, source, source_hash, "
-      "created_by_pipeline, disabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-      "ON CONFLICT (pipeline, object_type, source_id) DO UPDATE SET target_id = excluded.target_id, "
-      "hash = excluded.hash, written = excluded.written, source = excluded.source, "
-      "source_hash = excluded.source_hash, created_by_pipeline = excluded.created_by_pipeline, "
-      "disabled = excluded.disabled RETURNING id");
-  st_->delete_link = prepare("DELETE FROM links WHERE pipeline = ?1 AND object_type = ?2 AND source_id = ?3");
-  st_->source_for_target =
-      prepare("SELECT source_id FROM links WHERE pipeline = ?1 AND object_type = ?2 AND target_id = ?3");
+      "SELECT id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled FROM links INDEXED BY links_source "
+      "WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
+  st_->target_of = prepare(
+      "SELECT target_id FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
+  st_->link_id = prepare(
+      "SELECT id FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
+  st_->insert_link = prepare(
+      "INSERT INTO links (source_key, pipeline, object_type, source_id, target_key, target_id, hash, written, source, "
+      "source_hash, created_by_pipeline, disabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+  st_->update_link = prepare(
+      "UPDATE links SET target_key = ?5, target_id = ?6, hash = ?7, written = ?8, source = ?9, source_hash = ?10, "
+      "created_by_pipeline = ?11, disabled = ?12 WHERE id = ?1");
+  st_->delete_link = prepare(
+      "DELETE FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
+  st_->source_for_target = prepare(
+      "SELECT source_id FROM links INDEXED BY links_target WHERE target_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND target_id = ?4");
   st_->add_error = prepare("INSERT INTO run_errors VALUES (?1, ?2, ?3, ?4, ?5)");
   open_journal();
   st_->add_intent = prepare_on(journal_, "INSERT INTO intents (pipeline, object_type, source_ids, run_id) VALUES (?1, ?2, ?3, ?4)");
@@ -168,7 +232,7 @@ StateStore::StateStore(const std::filesystem::path& path, std::string pipeline)
 }
 
 StateStore::~StateStore() {
-  for (sqlite3_stmt* st : {st_->find_link, st_->put_link, st_->delete_link, st_->source_for_target, st_->add_error,
+  for (sqlite3_stmt* st : {st_->find_link, st_->target_of, st_->link_id, st_->insert_link, st_->update_link, st_->delete_link, st_->source_for_target, st_->add_error,
                            st_->add_intent, st_->clear_intent})
     sqlite3_finalize(st);
   sqlite3_close(db_);
@@ -295,22 +359,33 @@ Link StateStore::read_link(sqlite3_stmt* st, int c) {
   return link;
 }
 
+void StateStore::bind_key(sqlite3_stmt* st, ObjectType type, std::string_view id) {
+  sqlite3_bind_int64(st, 1, link_key(pipeline_, static_cast<int>(type), id));
+  bind_text(st, 2, pipeline_);
+  sqlite3_bind_int(st, 3, static_cast<int>(type));
+  bind_text(st, 4, id);
+}
+
 std::optional<Link> StateStore::find_link(ObjectType type, std::string_view source_id) {
   sqlite3_stmt* st = st_->find_link;
   Reset reset{st};
-  bind_text(st, 1, pipeline_);
-  sqlite3_bind_int(st, 2, static_cast<int>(type));
-  bind_text(st, 3, source_id);
+  bind_key(st, type, source_id);
   if (sqlite3_step(st) != SQLITE_ROW) return std::nullopt;
   return read_link(st, 0);
+}
+
+std::optional<std::string> StateStore::target_of(ObjectType type, std::string_view source_id) {
+  sqlite3_stmt* st = st_->target_of;
+  Reset reset{st};
+  bind_key(st, type, source_id);
+  if (sqlite3_step(st) != SQLITE_ROW) return std::nullopt;
+  return column_text(st, 0);
 }
 
 std::optional<std::string> StateStore::source_for_target(ObjectType type, std::string_view target_id) {
   sqlite3_stmt* st = st_->source_for_target;
   Reset reset{st};
-  bind_text(st, 1, pipeline_);
-  sqlite3_bind_int(st, 2, static_cast<int>(type));
-  bind_text(st, 3, target_id);
+  bind_key(st, type, target_id);
   if (sqlite3_step(st) != SQLITE_ROW) return std::nullopt;
   return column_text(st, 0);
 }
@@ -323,30 +398,40 @@ void StateStore::rollback() {
   if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
+// No UNIQUE constraint to upsert against (the key index is not unique), so
+// an insert is preceded by a probe of the key index, which is in the cache.
 std::int64_t StateStore::put_link(ObjectType type, std::string_view source_id, const Link& link) {
-  sqlite3_stmt* st = st_->put_link;
+  std::int64_t id = 0;
+  {
+    sqlite3_stmt* st = st_->link_id;
+    Reset reset{st};
+    bind_key(st, type, source_id);
+    if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_stmt* st = id ? st_->update_link : st_->insert_link;
   Reset reset{st};
-  bind_text(st, 1, pipeline_);
-  sqlite3_bind_int(st, 2, static_cast<int>(type));
-  bind_text(st, 3, source_id);
-  bind_text(st, 4, link.target_id);
-  sqlite3_bind_int64(st, 5, static_cast<sqlite3_int64>(link.hash));
-  bind_text(st, 6, link.written);
-  bind_text(st, 7, link.source);
-  sqlite3_bind_int64(st, 8, static_cast<sqlite3_int64>(link.source_hash));
-  sqlite3_bind_int(st, 9, link.created_by_pipeline ? 1 : 0);
-  sqlite3_bind_int(st, 10, link.disabled ? 1 : 0);
-  if (sqlite3_step(st) != SQLITE_ROW)
+  if (id) {
+    sqlite3_bind_int64(st, 1, id);
+  } else {
+    bind_key(st, type, source_id);
+  }
+  sqlite3_bind_int64(st, 5, link_key(pipeline_, static_cast<int>(type), link.target_id));
+  bind_text(st, 6, link.target_id);
+  sqlite3_bind_int64(st, 7, static_cast<sqlite3_int64>(link.hash));
+  bind_text(st, 8, link.written);
+  bind_text(st, 9, link.source);
+  sqlite3_bind_int64(st, 10, static_cast<sqlite3_int64>(link.source_hash));
+  sqlite3_bind_int(st, 11, link.created_by_pipeline ? 1 : 0);
+  sqlite3_bind_int(st, 12, link.disabled ? 1 : 0);
+  if (sqlite3_step(st) != SQLITE_DONE)
     throw Error(ErrorKind::connection, std::string("state store: cannot write link: ") + sqlite3_errmsg(db_));
-  return sqlite3_column_int64(st, 0);
+  return id ? id : sqlite3_last_insert_rowid(db_);
 }
 
 void StateStore::delete_link(ObjectType type, std::string_view source_id) {
   sqlite3_stmt* st = st_->delete_link;
   Reset reset{st};
-  bind_text(st, 1, pipeline_);
-  sqlite3_bind_int(st, 2, static_cast<int>(type));
-  bind_text(st, 3, source_id);
+  bind_key(st, type, source_id);
   sqlite3_step(st);
 }
 
@@ -430,6 +515,15 @@ std::int64_t StateStore::count_links(ObjectType type) {
   std::int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
   sqlite3_finalize(st);
   return n;
+}
+
+bool StateStore::has_links(ObjectType type) {
+  sqlite3_stmt* st = prepare("SELECT 1 FROM links WHERE pipeline = ?1 AND object_type = ?2 LIMIT 1");
+  bind_text(st, 1, pipeline_);
+  sqlite3_bind_int(st, 2, static_cast<int>(type));
+  bool any = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  return any;
 }
 
 std::int64_t StateStore::max_link_rowid() {

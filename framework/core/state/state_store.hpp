@@ -76,6 +76,9 @@ class StateStore {
                   const std::string& config_hash);
 
   std::optional<Link> find_link(ObjectType type, std::string_view source_id);
+  /// Just the target id of a link: member resolution asks this once per
+  /// member and must not copy the stored snapshots.
+  std::optional<std::string> target_of(ObjectType type, std::string_view source_id);
   /// Links whose target id is `target_id` (adoption checks).
   std::optional<std::string> source_for_target(ObjectType type, std::string_view target_id);
 
@@ -102,6 +105,7 @@ class StateStore {
   template <typename Fn>
   void for_each_link(ObjectType type, Fn&& fn);
   std::int64_t count_links(ObjectType type);
+  bool has_links(ObjectType type);
   std::int64_t max_link_rowid();
 
   std::optional<std::string> cursor();
@@ -116,6 +120,8 @@ class StateStore {
   void open_journal();
   void exec(const char* sql);
   Link read_link(sqlite3_stmt* st, int first_column);
+  /// Binds ?1..?4 of a keyed lookup: key, pipeline, object type, id.
+  void bind_key(sqlite3_stmt* st, ObjectType type, std::string_view id);
   void for_each_link_impl(ObjectType type, const std::function<void(std::int64_t, std::string, Link)>& fn);
 
   std::filesystem::path path_;

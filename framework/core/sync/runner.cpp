@@ -1,6 +1,9 @@
 #include "sync/runner.hpp"
 
+#include "sync/hash_set.hpp"
+
 #include <algorithm>
+#include <array>
 #include <csignal>
 #include <cstdlib>
 #include <cmath>
@@ -99,10 +102,30 @@ class Engine final : public Emitter {
         for (auto& id : state_.intents(t)) recovering_.insert({t, id});
   }
 
+  /// After the sink's prepare(): a type with no links and an empty target is
+  /// a first sync, matched in memory (see `created_values_`).
+  void start() {
+    for (ObjectType t : {ObjectType::user, ObjectType::group}) {
+      const ObjectPolicy& policy = config_.policy(t);
+      if (!policy.enabled) continue;
+      auto& fresh = fresh_[static_cast<std::size_t>(t)];
+      fresh = !state_.has_links(t) && sink_.is_empty(t);
+      if (!fresh) continue;
+      auto& tracked = tracked_[static_cast<std::size_t>(t)];
+      for (const MatchKey& key : policy.match) tracked.insert(key.target);
+      for (const auto& m : policy.mapper.mappings())
+        if (m.kind == mapping::Kind::expression && m.expression->selects_unique_value()) tracked.insert(m.target);
+    }
+  }
+
   void emit(Change&& change) override {
     if (!batch_.empty() && batch_.back().record.type != change.record.type) flush();
+    batch_members_ += change.record.members.size() + change.record.members_removed.size();
     batch_.push_back(std::move(change));
-    if (batch_.size() >= options_.batch_size) flush();
+    // Member lists count towards the batch: fifty groups of 20,000 members
+    // are a million references, and a batch is held in memory several times
+    // over (records, decisions, operations).
+    if (batch_.size() >= options_.batch_size || batch_members_ >= kMembersPerBatch) flush();
   }
 
   void flush() {
@@ -124,6 +147,7 @@ class Engine final : public Emitter {
       for (Change& c : batch_) decisions.push_back(decide(std::move(c)));
     }
     batch_.clear();
+    batch_members_ = 0;
     apply(decisions);
   }
 
@@ -223,6 +247,8 @@ class Engine final : public Emitter {
   /// random-keyed links touches about one B-tree page per link, and a large
   /// transaction writes each touched page once instead of once per batch.
   static constexpr std::size_t kWindow = 50'000;
+  /// Group members held per batch beyond `batch_size` objects.
+  static constexpr std::size_t kMembersPerBatch = 50'000;
 
  public:
   void open_window() {
@@ -256,8 +282,7 @@ class Engine final : public Emitter {
   }
 
   std::optional<std::string> target_of(ObjectType type, const std::string& source_id) {
-    if (auto link = state_.find_link(type, source_id)) return link->target_id;
-    return std::nullopt;
+    return state_.target_of(type, source_id);
   }
 
   /// Reference-typed targets hold source ids; the sink needs target ids.
@@ -290,6 +315,7 @@ class Engine final : public Emitter {
   }
 
   static std::uint64_t hash_of(const Object& mapped, const std::vector<std::string>* members) {
+    if (!members) return stable_hash(mapped);
     Object copy = mapped;
     if (members) {
       List list;
@@ -352,7 +378,8 @@ class Engine final : public Emitter {
     // The full source object: a partial record is merged over what we stored,
     // so expressions always see every attribute (a delta that omits an
     // unchanged input must not turn a Switch() into null).
-    Object source = rec.attributes;
+    const Object* whole = &rec.attributes;
+    Object merged_source;
     std::vector<std::string> member_ids = rec.members;
     if (rec.partial && d.link) {
       Object merged = parse_object(d.link->source);
@@ -360,25 +387,28 @@ class Engine final : public Emitter {
       if (const Value* m = merged.find(kMembersKey); m && m->is_list())
         for (const Value& id : m->as_list()) old_members.push_back(id.to_string());
       merged.erase(kMembersKey);
-      for (auto& [k, v] : source) merged.set(k, v);
-      source = std::move(merged);
+      for (auto& [k, v] : rec.attributes) merged.set(k, v);
+      merged_source = std::move(merged);
+      whole = &merged_source;
       std::set<std::string> members(old_members.begin(), old_members.end());
       for (const auto& id : rec.members) members.insert(id);
       for (const auto& id : rec.members_removed) members.erase(id);
       member_ids.assign(members.begin(), members.end());
     }
+    const Object& source = *whole;
     bool snapshot_changed = false;
-    if (options_.keep_source_state || rec.type == ObjectType::group) {
+    if (rec.type == ObjectType::group) {
       Object snapshot = source;
-      if (rec.type == ObjectType::group) {
-        List list;
-        for (const auto& id : member_ids) list.emplace_back(id);
-        snapshot.set(std::string(kMembersKey), Value(std::move(list)));
-      }
-      Value snapshot_value(std::move(snapshot));
-      d.next.source_hash = stable_hash(snapshot_value);
+      List list;
+      for (const auto& id : member_ids) list.emplace_back(id);
+      snapshot.set(std::string(kMembersKey), Value(std::move(list)));
+      d.next.source_hash = stable_hash(snapshot);
       snapshot_changed = !d.link || d.link->source_hash != d.next.source_hash;
-      if (snapshot_changed) d.next.source = to_json(snapshot_value);
+      if (snapshot_changed) d.next.source = to_json(snapshot);
+    } else if (options_.keep_source_state) {
+      d.next.source_hash = stable_hash(source);
+      snapshot_changed = !d.link || d.link->source_hash != d.next.source_hash;
+      if (snapshot_changed) d.next.source = to_json(source);
     }
 
     if (!policy.scope.matches(source, rec.id, membership_.get())) {
@@ -469,19 +499,20 @@ class Engine final : public Emitter {
     hooks.is_unique_for = [&](std::string_view target, const Value& candidate) {
       std::string key = std::string(target) + '\x1f' + candidate.to_string();
       if (claimed_.count(key)) return false;
-      if (!sink_.find(rec.type, std::string(target), candidate, true).empty()) return false;
+      if (!find_target(rec.type, std::string(target), candidate, true).empty()) return false;
       claimed_.insert(std::move(key));
       return true;
     };
     Object mapped_create = policy.mapper.map(source, true, &hooks);
     resolve_references(policy, mapped_create);
-    Object mapped_update;
-    if (creation_differs(rec.type)) {
-      mapped_update = policy.mapper.map(source, false);
-      resolve_references(policy, mapped_update);
-    } else {
-      mapped_update = mapped_create;
+    Object update_only;
+    const bool differs = creation_differs(rec.type);
+    if (differs) {
+      update_only = policy.mapper.map(source, false);
+      resolve_references(policy, update_only);
     }
+    // Only one of the two is moved into the operation below.
+    Object& mapped_update = differs ? update_only : mapped_create;
 
     // Matching: the first key with a value decides; two targets is an error.
     std::optional<std::string> matched;
@@ -490,7 +521,7 @@ class Engine final : public Emitter {
       const Value* v = lookup_path(source, key.source);
       if (!v || v->is_empty()) continue;
       any_value = true;
-      std::vector<std::string> ids = sink_.find(rec.type, key.target, *v, key.ignore_case);
+      std::vector<std::string> ids = find_target(rec.type, key.target, *v, key.ignore_case);
       if (ids.empty()) continue;
       if (ids.size() > 1)
         throw Error(ErrorKind::input, "matches " + std::to_string(ids.size()) + " target objects by " + key.target +
@@ -525,32 +556,53 @@ class Engine final : public Emitter {
       }
       op.kind = OpKind::update;
       op.target_id = *matched;
-      op.attributes = mapped_update;
+      d.next.written = written_json(mapped_update, group_members ? &members : nullptr);
+      op.attributes = std::move(mapped_update);
       if (group_members) op.members_add = members;
-      Object written = mapped_update;
-      if (group_members) {
-        List list;
-        for (const auto& m : members) list.emplace_back(m);
-        written.set(std::string(kMembersKey), Value(std::move(list)));
-      }
-      d.next.written = to_json(Value(std::move(written)));
     } else {
       op.kind = OpKind::create;
-      op.attributes = mapped_create;
+      if (fresh_[static_cast<std::size_t>(rec.type)])
+        for (const auto& target : tracked_[static_cast<std::size_t>(rec.type)])
+          if (const Value* v = mapped_create.find(target); v && !v->is_empty())
+            created_values_.insert(value_key(target, *v));
+      d.next.written = written_json(mapped_create, group_members ? &members : nullptr);
+      op.attributes = std::move(mapped_create);
       if (group_members) op.members_add = members;
-      Object written = mapped_create;
-      if (group_members) {
-        List list;
-        for (const auto& m : members) list.emplace_back(m);
-        written.set(std::string(kMembersKey), Value(std::move(list)));
-      }
-      d.next.written = to_json(Value(std::move(written)));
       d.next.created_by_pipeline = true;
       d.intent = true;
     }
     d.has_op = true;
     d.op = std::move(op);
     return;
+  }
+
+  /// What the state store keeps of a write: the attributes, and a group's
+  /// member target ids under kMembersKey.
+  static std::string written_json(const Object& attributes, const std::vector<std::string>* members) {
+    if (!members) return to_json(attributes);
+    Object written = attributes;
+    List list;
+    for (const auto& m : *members) list.emplace_back(m);
+    written.set(std::string(kMembersKey), Value(std::move(list)));
+    return to_json(written);
+  }
+
+  /// The sink's find(), except on a first sync into an empty target, where
+  /// only values this run created can match: those are remembered as hashes,
+  /// and only a hash hit (a real duplicate, or a collision) asks the sink.
+  std::vector<std::string> find_target(ObjectType type, const std::string& attribute, const Value& value,
+                                       bool ignore_case) {
+    if (fresh_[static_cast<std::size_t>(type)] && !created_values_.contains(value_key(attribute, value))) return {};
+    return sink_.find(type, attribute, value, ignore_case);
+  }
+
+  /// Case-folded (ASCII, as SQLite's NOCASE) whatever the key's ignore_case:
+  /// folding more only turns a miss into a find().
+  static std::uint64_t value_key(std::string_view attribute, const Value& value) {
+    std::string text = value.to_string();
+    for (char& c : text)
+      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    return HashSet64::hash(text, HashSet64::hash(attribute));
   }
 
   /// Whether creating maps differently from updating (on_create mappings,
@@ -587,7 +639,8 @@ class Engine final : public Emitter {
     for (std::size_t i = 0; i < decisions.size(); ++i) {
       if (!decisions[i].has_op) continue;
       index.push_back(i);
-      ops.push_back(decisions[i].op);  // copied: the decision keeps its op for the plan
+      // A plan keeps the decision's op to print; a run hands it to the sink.
+      ops.push_back(options_.dry_run ? decisions[i].op : std::move(decisions[i].op));
     }
     if (options_.dry_run) {
       for (auto& d : decisions) {
@@ -659,10 +712,14 @@ class Engine final : public Emitter {
   RunReport& report_;
   std::int64_t run_id_;
   std::vector<Change> batch_;
+  std::size_t batch_members_ = 0;
   std::vector<bool> seen_;
   std::set<std::pair<ObjectType, std::string>> recovering_;
   std::vector<std::string> deferred_groups_;
   std::set<std::string> claimed_;  ///< SelectUniqueValue results of this run
+  std::array<bool, 2> fresh_{};    ///< per object type: first sync into an empty target
+  std::array<std::set<std::string>, 2> tracked_;  ///< target attributes whose created values are remembered
+  HashSet64 created_values_;       ///< hashes of (attribute, value) this run created, fresh types only
   std::unique_ptr<StoredMembership> membership_;
   bool recount_ = true;
   int sink_batches_ = 0;
@@ -706,6 +763,7 @@ RunReport Runner::run(const RunOptions& options) {
       if (config_.users.enabled) schema.push_back({ObjectType::user, config_.users.mapper.target_schema()});
       if (config_.groups.enabled) schema.push_back({ObjectType::group, config_.groups.mapper.target_schema()});
       sink_.prepare(schema);
+      engine.start();
     }
     try {
       result = source_.read(request, engine);

@@ -28,6 +28,11 @@ class MemorySink final : public Sink {
                                 bool ignore_case) override;
   void apply(std::span<const Operation> ops, std::span<OpResult> results) override;
   std::vector<std::string> test_connection() override { return {"in memory"}; }
+  bool is_empty(ObjectType type) override {
+    for (const auto& [id, entry] : objects_)
+      if (entry.type == type) return false;
+    return true;
+  }
 
   const std::map<std::string, Entry>& objects() const { return objects_; }
   const std::vector<Operation>& operations() const { return operations_; }

@@ -34,7 +34,7 @@
 
 namespace dirsync {
 
-inline constexpr std::uint32_t kAbiVersion = 1;
+inline constexpr std::uint32_t kAbiVersion = 2;
 
 // ---------------------------------------------------------------- config ---
 
@@ -201,6 +201,15 @@ class Sink {
   /// (Error(connection)). The batch is durable when apply returns.
   virtual void apply(std::span<const Operation> ops, std::span<OpResult> results) = 0;
   virtual std::vector<std::string> test_connection() = 0;
+  /// True only when the sink knows, cheaply, that it holds no object of this
+  /// type (called after prepare). A first sync into an empty target then
+  /// matches in memory instead of asking find() once per match key per object,
+  /// which on a million users is most of the sink's work. The default, false,
+  /// means "unknown" and is always safe.
+  virtual bool is_empty(ObjectType type) {
+    (void)type;
+    return false;
+  }
 };
 
 // ------------------------------------------------------------ descriptor ---

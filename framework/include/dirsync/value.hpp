@@ -112,6 +112,8 @@ const Value* lookup_path(const Object& attributes, std::string_view path);
 
 /// Compact JSON text. Deterministic for a given value (keys in stored order).
 std::string to_json(const Value& value);
+/// The same text as to_json(Value(object)), without copying the object.
+std::string to_json(const Object& object);
 void append_json(std::string& out, const Value& value);
 void append_json_string(std::string& out, std::string_view text);
 
@@ -122,5 +124,7 @@ Value parse_json(std::string_view text);
 /// 64-bit FNV-1a over a value's canonical JSON with object keys sorted, so
 /// that attribute order never makes an unchanged object look changed.
 std::uint64_t stable_hash(const Value& value);
+/// The same hash as stable_hash(Value(object)), without copying the object.
+std::uint64_t stable_hash(const Object& object);
 
 }  // namespace dirsync

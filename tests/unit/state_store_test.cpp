@@ -1,0 +1,109 @@
+// The state store's link table: keyed lookups, updates in place, migration of
+// a version-1 file.
+#include "state/state_store.hpp"
+#include "support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+using namespace dirsync;
+using namespace dirsync::test;
+
+namespace {
+
+Link link_to(std::string target, std::uint64_t hash = 1) {
+  Link l;
+  l.target_id = std::move(target);
+  l.hash = hash;
+  l.written = "{}";
+  return l;
+}
+
+void exec(sqlite3* db, const char* sql) {
+  char* message = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &message);
+  INFO((message ? message : ""));
+  sqlite3_free(message);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+}  // namespace
+
+TEST_CASE("links are found by source and by target, per pipeline and object type") {
+  TempDir dir;
+  StateStore a(dir / "s.db", "a");
+  StateStore b(dir / "s.db", "b");
+  a.begin();
+  std::int64_t id = a.put_link(ObjectType::user, "u1", link_to("t1"));
+  a.put_link(ObjectType::group, "u1", link_to("g1"));
+  a.commit();
+  b.begin();
+  b.put_link(ObjectType::user, "u1", link_to("other"));
+  b.commit();
+
+  CHECK(a.find_link(ObjectType::user, "u1")->target_id == "t1");
+  CHECK(a.find_link(ObjectType::user, "u1")->rowid == id);
+  CHECK(a.target_of(ObjectType::group, "u1") == "g1");
+  CHECK(b.target_of(ObjectType::user, "u1") == "other");
+  CHECK(a.source_for_target(ObjectType::user, "t1") == "u1");
+  CHECK_FALSE(a.source_for_target(ObjectType::user, "other"));
+  CHECK_FALSE(a.find_link(ObjectType::user, "u2"));
+
+  // Writing a link again updates the row: same rowid, new target, no second row.
+  a.begin();
+  CHECK(a.put_link(ObjectType::user, "u1", link_to("t2", 2)) == id);
+  a.commit();
+  CHECK(a.count_links(ObjectType::user) == 1);
+  CHECK(a.find_link(ObjectType::user, "u1")->hash == 2);
+  CHECK(a.source_for_target(ObjectType::user, "t2") == "u1");
+  CHECK_FALSE(a.source_for_target(ObjectType::user, "t1"));
+
+  a.begin();
+  a.delete_link(ObjectType::user, "u1");
+  a.commit();
+  CHECK_FALSE(a.find_link(ObjectType::user, "u1"));
+  CHECK(b.find_link(ObjectType::user, "u1"));
+  CHECK(a.has_links(ObjectType::group));
+  CHECK_FALSE(a.has_links(ObjectType::user));
+}
+
+TEST_CASE("a version-1 state store is migrated with its links") {
+  TempDir dir;
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir / "old.db").c_str(), &db) == SQLITE_OK);
+    exec(db, R"sql(
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta VALUES ('schema_version', '1');
+      CREATE TABLE links (id INTEGER PRIMARY KEY, pipeline TEXT NOT NULL, object_type INTEGER NOT NULL,
+        source_id TEXT NOT NULL, target_id TEXT NOT NULL, hash INTEGER NOT NULL, written TEXT NOT NULL,
+        source TEXT NOT NULL, source_hash INTEGER NOT NULL, created_by_pipeline INTEGER NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0, UNIQUE (pipeline, object_type, source_id));
+      CREATE INDEX links_target ON links (pipeline, object_type, target_id);
+      CREATE TABLE cursors (pipeline TEXT PRIMARY KEY, cursor TEXT, config_hash TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL);
+      CREATE TABLE runs (id INTEGER PRIMARY KEY, pipeline TEXT NOT NULL, started_at TEXT NOT NULL,
+        finished_at TEXT, mode TEXT NOT NULL, processed INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL DEFAULT 0,
+        disabled INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL,
+        error TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '');
+      CREATE TABLE run_errors (run_id INTEGER NOT NULL, object_type TEXT NOT NULL, source_id TEXT NOT NULL,
+        operation TEXT NOT NULL, message TEXT NOT NULL);
+      INSERT INTO links VALUES (7, 'p', 0, 'src-1', 'tgt-1', 42, '{"email":"a@x.com"}', '{}', 0, 1, 0);
+      INSERT INTO cursors VALUES ('p', 'delta-cursor', 'cfg', '2026-11-01T00:00:00Z');
+    )sql");
+    sqlite3_close(db);
+  }
+  StateStore s(dir / "old.db", "p");
+  auto link = s.find_link(ObjectType::user, "src-1");
+  REQUIRE(link);
+  CHECK(link->rowid == 7);
+  CHECK(link->target_id == "tgt-1");
+  CHECK(link->hash == 42);
+  CHECK(link->written == R"({"email":"a@x.com"})");
+  CHECK(link->created_by_pipeline);
+  CHECK(s.source_for_target(ObjectType::user, "tgt-1") == "src-1");
+  CHECK(s.cursor() == "delta-cursor");
+  CHECK(s.max_link_rowid() == 7);
+}
