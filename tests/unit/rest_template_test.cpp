@@ -6,6 +6,8 @@
 #include "../../sinks/rest/scim.cpp"
 #include "../../sinks/rest/template.cpp"
 
+#include <random>
+
 using namespace dirsync;
 using namespace dirsync::rest;
 
@@ -153,4 +155,33 @@ TEST_CASE("SCIM: a refused value-path PATCH is redone by adding the missing elem
         R"({"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:addresses",)"
         R"("value":[{"type":"work","locality":"Oslo"}]},{"op":"replace","path":"title","value":"CTO"}])");
   CHECK_FALSE(scim::add_missing_elements(scim::patch_operations(Object{{"title", Value("x")}})));
+}
+
+TEST_CASE("arbitrary template and pointer text either parses or is a config error, never anything else") {
+  std::mt19937 rng(20261125);  // fixed seed: a failure reproduces
+  const std::string alphabet = "{}|$ ab~/01\"\\\n";
+  Object attrs{{"a", Value("x\"y")}, {"b", Value(List{Value(1)})}};
+  Vars vars(&attrs);
+  vars.set("$id", Value("i/d"));
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    for (std::size_t n = rng() % 24; n > 0; --n) text += alphabet[rng() % alphabet.size()];
+    INFO(text);
+    try {
+      TextTemplate t = TextTemplate::parse(text, "k");
+      for (Context c : {Context::url, Context::body}) (void)t.render(vars, c);
+      try {
+        (void)t.render(vars, Context::header);
+      } catch (const ObjectFailure&) {
+      }
+      if (auto doc = BodyTemplate::parse(Value(text), "k").render(vars)) (void)to_json(*doc);
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::config);
+    }
+    try {
+      (void)JsonPointer::parse(text, "k").resolve(Value(attrs));
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::config);
+    }
+  }
 }
