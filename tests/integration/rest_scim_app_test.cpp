@@ -382,18 +382,26 @@ TEST_CASE("a user the provider already has is found by a SCIM filter and adopted
   CHECK(member_ids(*eng) == std::set<std::string>{id});
 }
 
-// Known sink bug, kept here so that it shows: an update of 'emails[type eq "work"].value' is
-// sent as a PatchOp `replace` with that value filter, and when the user has no work email yet
-// (adopted without one, or created while the source had no mail) RFC 7644 3.5.2.3 makes the
-// provider answer 400 noTarget, as SCIMMY does. [!shouldfail]: this case passes while the bug
-// is there; once the sink sends something that also works without a match (e.g. `add` of
-// {"emails":[...]}), it fails, and the tag is to be removed.
-TEST_CASE("a user without a work email at the provider gets one from a PATCH", "[!shouldfail]") {
+// An update of 'emails[type eq "work"].value' is a PatchOp `replace` with that value filter;
+// when the user has no work email yet (adopted without one, or created while the source had
+// no mail), RFC 7644 3.5.2.3 makes the provider answer 400 noTarget, as SCIMMY does, and the
+// sink must redo the PATCH adding the element whole.
+TEST_CASE("a user without a work email at the provider gets one from a PATCH") {
   Env env(kTenant, kSeedGroups);
   env.scim.seed_user(R"({"userName":"ann@contoso.example","active":true})");
   std::vector<Object> sent = writes(env.run_and_log());
   INFO(describe(sent));
   CHECK(work_email(user_named(env.scim, "ann@contoso.example")) == "ann.lee@contoso.example");
+
+  // The mail cleared at the source, then set again: removed, then added back.
+  env.sim.admin("PATCH", "/_admin/graph/users/u-2", R"({"mail":null})");
+  std::vector<Object> cleared = writes(env.run_and_log());
+  INFO(describe(cleared));
+  CHECK(work_email(user_named(env.scim, "bob@contoso.example")).empty());
+  env.sim.admin("PATCH", "/_admin/graph/users/u-2", R"({"mail":"bob@contoso.example"})");
+  std::vector<Object> restored = writes(env.run_and_log());
+  INFO(describe(restored));
+  CHECK(work_email(user_named(env.scim, "bob@contoso.example")) == "bob@contoso.example");
 }
 
 TEST_CASE("a wrong bearer token stops the run with exit 3 and is never printed") {
