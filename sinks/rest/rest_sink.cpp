@@ -186,6 +186,13 @@ OpResult RestSink::apply_one(const Operation& op) {
   return config_.profile == Profile::scim ? scim_apply(op) : generic_apply(op);
 }
 
+OpResult RestSink::not_sent(const Operation& op, const OpSpec& spec) const {
+  if (log_)
+    log_->debug("rest: " + std::string(to_string(op.kind)) + " of " + std::string(to_string(op.type)) + " " +
+                op.source_id + " not sent: " + spec.name + " is not allowed");
+  return {true, op.target_id, ""};
+}
+
 std::string RestSink::failure(const http::Request& request, const http::Response& response) const {
   std::string detail = transport_->excerpt(response);
   return request.method + " " + http::redact_url(request.url) + " answered " + std::to_string(response.status) +
@@ -335,16 +342,17 @@ OpResult RestSink::generic_apply(const Operation& op) {
       return r;
     }
     case OpKind::update:
-      if (!t.update.allowed) return {true, op.target_id, ""};
+      if (!t.update.allowed) return not_sent(op, t.update);
       generic_write(t.update, op, vars);
       generic_members(t.members_add, op, op.members_add);
       generic_members(t.members_remove, op, op.members_remove);
       return {true, op.target_id, ""};
     case OpKind::disable:
-      if (t.disable.allowed) generic_write(t.disable, op, vars);
+      if (!t.disable.allowed) return not_sent(op, t.disable);
+      generic_write(t.disable, op, vars);
       return {true, op.target_id, ""};
     case OpKind::remove: {
-      if (!t.remove.allowed) return {true, op.target_id, ""};
+      if (!t.remove.allowed) return not_sent(op, t.remove);
       bool empty = false;
       http::Request req = render(t.remove, vars, empty);
       http::Response resp = *transport_->send(req);
@@ -529,19 +537,20 @@ OpResult RestSink::scim_apply(const Operation& op) {
       return r;
     }
     case OpKind::update:
-      if (t.update.allowed) scim_patch(op, op.target_id, scim::patch_operations(op.attributes), op.members_add,
-                                       op.members_remove);
+      if (!t.update.allowed) return not_sent(op, t.update);
+      scim_patch(op, op.target_id, scim::patch_operations(op.attributes), op.members_add, op.members_remove);
       return {true, op.target_id, ""};
     case OpKind::disable: {
       // SCIM groups have no `active`: nothing to switch off.
-      if (!t.disable.allowed || op.type == ObjectType::group) return {true, op.target_id, ""};
+      if (!t.disable.allowed) return not_sent(op, t.disable);
+      if (op.type == ObjectType::group) return {true, op.target_id, ""};
       Object attributes = op.attributes;
       attributes.set("active", false);
       scim_patch(op, op.target_id, scim::patch_operations(attributes), {}, {});
       return {true, op.target_id, ""};
     }
     case OpKind::remove: {
-      if (!t.remove.allowed) return {true, op.target_id, ""};
+      if (!t.remove.allowed) return not_sent(op, t.remove);
       http::Request req{"DELETE", scim_url(op.type, op.target_id), {}, {}};
       http::Response resp = *transport_->send(req);
       if (resp.status != 404 && !resp.ok()) throw ObjectFailure(failure(req, resp));

@@ -50,6 +50,8 @@ class RestSink final : public Sink {
                        const std::function<std::optional<std::string>()>& lookup);
   std::optional<std::string> lookup_one(ObjectType type, const std::string& attribute, const Value& value);
   std::string failure(const http::Request& request, const http::Response& response) const;
+  /// A success without a request: the operation is switched off for this type.
+  OpResult not_sent(const Operation& op, const OpSpec& spec) const;
 
   // Generic profile.
   std::vector<std::string> generic_find(ObjectType type, const std::string& attribute, const Value& value);
