@@ -554,3 +554,53 @@ TEST_CASE("generic: batch endpoints send up to batch_size objects per request, r
   CHECK(server.count("POST") == posts + 1);  // both had been created: nothing resent
   CHECK(store.size() == 8);
 }
+
+TEST_CASE("generic: disable is the update with the pipeline's attributes; a 404 delete is done; switched-off operations send nothing") {
+  HttpTestServer server([](const HttpExchange& x, int) {
+    return x.method == "DELETE" ? HttpReply::json(404, Value(Object{})) : HttpReply::json(200, Value(Object{}));
+  });
+  Fixture f;
+  f.make(generic_settings(server.url()));
+  Operation disable;
+  disable.kind = OpKind::disable;
+  disable.target_id = "u-1";
+  disable.attributes = Object{{"active", Value(false)}};
+  Operation remove = disable;
+  remove.kind = OpKind::remove;
+  auto r = f.apply({disable, remove});
+  CHECK(r[0].ok);
+  CHECK(r[1].ok);
+  auto reqs = server.requests();
+  REQUIRE(reqs.size() == 2);
+  CHECK(reqs[0].method + " " + reqs[0].uri + " " + reqs[0].body == R"(PATCH /users/u-1 {"active":false})");
+  CHECK(reqs[1].method + " " + reqs[1].uri == "DELETE /users/u-1");
+
+  Fixture off;
+  Object s = generic_settings(server.url());
+  s.find("users")->as_object().set("disable", Value(false));
+  s.find("users")->as_object().set("delete", Value(false));
+  s.find("users")->as_object().erase("lookup");
+  off.make(s);
+  r = off.apply({disable, remove});
+  CHECK(r[0].ok);
+  CHECK(r[1].ok);
+  CHECK(server.requests().size() == 2);
+  // Without a lookup, matching cannot work: an error for that object, never a silent "not found".
+  CHECK_THROWS_WITH(off.sink->find(ObjectType::user, "email", Value("a@x.example"), true),
+                    Catch::Contains("users.lookup is not configured"));
+}
+
+TEST_CASE("generic: a header rendered with a line break fails that object only") {
+  UserApi api;
+  HttpTestServer server([&](const HttpExchange& x, int) { return api(x); });
+  Fixture f;
+  Object s = generic_settings(server.url());
+  s.find("users")->as_object().find("create")->as_object().set("headers", Value(Object{{"X-Name", Value("{{name}}")}}));
+  f.make(s);
+  auto r = f.apply({create_user("s1", "a@x.example", "Ann\r\nX-Admin: true"), create_user("s2", "b@x.example", "Bob")});
+  CHECK_FALSE(r[0].ok);
+  CHECK(r[0].error == "the header value rendered from 'name' holds a line break");
+  CHECK(r[1].ok);
+  CHECK(server.count("POST") == 1);
+  CHECK(server.requests().back().header("X-Name") == "Bob");
+}
