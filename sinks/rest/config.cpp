@@ -46,6 +46,20 @@ std::vector<std::pair<std::string, TextTemplate>> header_templates(const Object&
   return out;
 }
 
+// The host resolves ${env:...} and ${file:...} only in top-level string keys;
+// one inside a template would be sent as written, and is most likely a credential.
+void reject_references(const Value& v, const std::string& where) {
+  if (v.is_string() && (v.as_string().find("${env:") != std::string::npos ||
+                        v.as_string().find("${file:") != std::string::npos))
+    bad("'" + where + "' holds a secret reference, which is only resolved in top-level keys: put credentials in "
+        "token, password, api_key or client_secret");
+  if (v.is_object())
+    for (const auto& [k, child] : v.as_object()) reject_references(child, where + "." + k);
+  if (v.is_list())
+    for (std::size_t i = 0; i < v.as_list().size(); ++i)
+      reject_references(v.as_list()[i], where + "[" + std::to_string(i) + "]");
+}
+
 bool uses(const TextTemplate& t, std::string_view name) {
   auto names = t.names();
   return std::find(names.begin(), names.end(), name) != names.end();
@@ -131,6 +145,7 @@ TypeSpec parse_type(const Settings& s, const char* key, Profile profile) {
   const Object* o = v && v->is_object() ? &v->as_object() : nullptr;
   std::string k = key;
   bool users = k == "users";
+  if (o) reject_references(*v, k);
   if (o) {
     std::vector<std::string> allowed{"create", "update", "disable", "delete"};
     if (profile == Profile::scim) {
@@ -185,6 +200,7 @@ RestConfig RestConfig::from(const Settings& s) {
   if (!c.base_url.starts_with("http://") && !c.base_url.starts_with("https://"))
     bad("base_url '" + http::redact_url(c.base_url) + "' must start with http:// or https://");
 
+  if (const Value* h = s.find("headers")) reject_references(*h, "headers");
   if (const Value* h = s.find("headers"); h && h->is_object())
     for (const auto& [name, value] : h->as_object()) c.headers.emplace_back(name, text_of(value));
 

@@ -488,6 +488,13 @@ TEST_CASE("generic: configuration errors name the key") {
   s.set("auth", Value("bearer"));
   CHECK_THAT(error_of(s), Catch::Contains("auth: bearer needs 'token'"));
   s = generic_settings("http://127.0.0.1:1");
+  s.find("users")->as_object().find("update")->as_object().set(
+      "headers", Value(Object{{"Authorization", Value("Bearer ${env:API_TOKEN}")}}));
+  CHECK_THAT(error_of(s), Catch::Contains("'users.update.headers.Authorization' holds a secret reference"));
+  s = generic_settings("http://127.0.0.1:1");
+  s.set("headers", Value(Object{{"X-Key", Value("${file:/run/key}")}}));
+  CHECK_THAT(error_of(s), Catch::Contains("'headers.X-Key' holds a secret reference"));
+  s = generic_settings("http://127.0.0.1:1");
   s.set("concurrency", Value(0));
   CHECK_THAT(error_of(s), Catch::Contains("concurrency must be between 1 and 64, got 0"));
 }
