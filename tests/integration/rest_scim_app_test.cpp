@@ -231,6 +231,9 @@ std::size_t members_in_patch(const Object& request) {
 TEST_CASE(
     "entra -> rest (scim) -> an independent SCIM server: create, no-op resync, PATCH, disable, members") {
   Env env(kTenant, kSeedGroups);
+  auto probe = env.dirsync({"test-connection"});
+  INFO(probe.all());
+  REQUIRE(probe.exit_code == 0);
 
   // First run: every user created with its attributes, the seeded groups
   // adopted and filled in PATCHes the provider accepts, no group created.
@@ -411,6 +414,9 @@ TEST_CASE("a wrong bearer token stops the run with exit 3 and is never printed")
   INFO(r.all());
   CHECK(r.exit_code == 3);
   CHECK(env.scim.dump().as_object().find("Users")->as_list().empty());
+  auto probe = env.dirsync({"test-connection"}, wrong);
+  INFO(probe.all());
+  CHECK(probe.exit_code == 3);
   env.dirsync({"runs", "--json", "--errors"}, wrong);
   CHECK(env.outputs.find(wrong) == std::string::npos);
   CHECK(env.outputs.find(env.scim.token()) == std::string::npos);
