@@ -17,13 +17,13 @@
 #include <Poco/NullStream.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/ThreadPool.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <sys/resource.h>
 
 namespace {
 

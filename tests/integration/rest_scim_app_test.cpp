@@ -3,14 +3,15 @@
 // service provider (SCIMMY) run as Miro's is: groups update only, member
 // PATCHes limited in size. What the sink sends is judged by someone else's
 // SCIM implementation, and read back from its store and request log.
-#include <algorithm>
 #include <catch2/catch.hpp>
-#include <dirsync/value.hpp>
-#include <set>
 
 #include "support/scim_app_server.hpp"
 #include "support/sim_process.hpp"
 #include "support/test_support.hpp"
+
+#include <dirsync/value.hpp>
+
+#include <set>
 
 using namespace dirsync;
 using dirsync::test::ScimAppServer;

@@ -3,13 +3,13 @@
 // it answers like a SCIM 2.0 service provider, with the Miro-like restrictions
 // those tests rely on. If these fail, rest_scim_app_test failing says nothing
 // about the sink.
-#include "support/scim_app_server.hpp"
-
 #include <catch2/catch.hpp>
+
+#include "support/scim_app_server.hpp"
+#include "support/test_support.hpp"
+
 #include <dirsync/http.hpp>
 #include <dirsync/value.hpp>
-
-#include "support/test_support.hpp"
 
 using namespace dirsync;
 using dirsync::test::ScimAppServer;

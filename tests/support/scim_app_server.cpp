@@ -1,15 +1,14 @@
 #include "support/scim_app_server.hpp"
 
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "support/test_support.hpp"
 
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
-
-#include "support/test_support.hpp"
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 extern char** environ;
 

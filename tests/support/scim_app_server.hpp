@@ -10,13 +10,13 @@
 // fails rather than silently skipping the check against a real SCIM server.
 #pragma once
 
-#include <sys/types.h>
-
 #include <dirsync/http.hpp>
 #include <dirsync/value.hpp>
+
 #include <memory>
 #include <optional>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace dirsync::test {
