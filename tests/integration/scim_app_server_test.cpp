@@ -91,6 +91,11 @@ TEST_CASE("the SCIM app server creates, filters and patches users") {
   server.clear_requests();
   CHECK(server.requests().empty());
 
+  // A body that is not JSON is answered in SCIM's terms too.
+  auto garbled = server.scim("POST", "/Users", R"({"userName":)");
+  CHECK(garbled.status == 400);
+  CHECK(str(body_of(garbled), "scimType") == "invalidSyntax");
+
   Value dump = server.dump();
   CHECK(dump.as_object().find("Users")->as_list().size() == 2);
   CHECK(test::find_resource(dump, "Users", "userName", "bob@contoso.example"));

@@ -189,7 +189,6 @@ async function seed(file, Resource, kind) {
 
 const app = express();
 app.disable("x-powered-by");
-app.use(express.json({ type: ["application/scim+json", "application/json"], limit: "10mb" }));
 
 const requests = [];
 const bearer = `Bearer ${options.token}`;
@@ -199,16 +198,19 @@ function sendError(res, status, scimType, detail) {
   res.status(status).type("application/scim+json").send(new SCIMMY.Messages.Error({ status, scimType, detail }));
 }
 
-// The log is written when the answer is known, so a test sees the status too.
+// The log is written when the answer is known, so a test sees the status too,
+// and before parsing, so that a body that does not parse is logged as well.
 app.use(options.basePath, (req, res, next) => {
-  // body-parser marks a parsed body with _body; otherwise req.body is a placeholder {}.
-  const entry = { method: req.method, path: req.path, query: req.query, body: req._body ? req.body : null };
+  const entry = { method: req.method, path: req.path, query: req.query };
   res.on("finish", () => {
+    // body-parser marks a parsed body with _body; otherwise req.body is a placeholder {}.
+    entry.body = req._body ? req.body : null;
     entry.status = res.statusCode;
     requests.push(entry);
   });
   next();
 });
+app.use(express.json({ type: ["application/scim+json", "application/json"], limit: "10mb" }));
 
 // Provider restrictions run before SCIMMY so that a refused request changes nothing.
 app.use(options.basePath, (req, res, next) => {
@@ -285,6 +287,12 @@ admin.post("/users", adminCreate(SCIMMY.Resources.User, "Users"));
 app.use("/_admin", admin);
 
 app.use((req, res) => sendError(res, 404, null, `no such endpoint: ${req.method} ${req.path}`));
+// Errors outside SCIMMY's routers, such as a body that is not JSON, still get a SCIM error body.
+app.use((ex, req, res, next) => {
+  const status = Number.isInteger(ex.status) && ex.status >= 400 && ex.status < 600 ? ex.status : 500;
+  req.body = null;  // what did not parse is not logged as an empty object
+  sendError(res, status, status === 400 ? "invalidSyntax" : null, ex.message);
+});
 
 // Users before groups: seeded groups may name seeded users as members.
 SCIMMY.Resources.User.basepath(options.basePath);
