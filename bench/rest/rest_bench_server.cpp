@@ -1,7 +1,8 @@
 // rest-bench-server: the local endpoint of bench/rest/run.sh. It must never be
 // what limits the measured requests/s, so it does the least an API can: read
-// the request, answer 201 with a fresh id to a POST and 200 to anything else,
-// from a Poco thread pool over keep-alive connections. It counts requests and
+// the request, answer 201 with a fresh id to a POST and 200 with an empty list
+// (a SCIM ListResponse) to anything else, from a Poco thread pool over
+// keep-alive connections. It counts requests and
 // prints the count (and its own CPU time) when stopped, so the benchmark can
 // check that every user reached it.
 //
@@ -43,8 +44,10 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       response.setStatus(Poco::Net::HTTPResponse::HTTP_CREATED);
       body = "{\"id\":\"b-" + std::to_string(g_next_id.fetch_add(1, std::memory_order_relaxed)) + "\"}";
     } else {
+      // An empty SCIM ListResponse: a generic lookup with `results: /Resources` and the
+      // scim profile's filter lookups both read it as "no such object".
       response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
-      body = "[]";
+      body = R"({"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"Resources":[]})";
     }
     response.setContentType("application/json");
     response.setContentLength(static_cast<std::streamsize>(body.size()));
