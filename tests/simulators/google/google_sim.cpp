@@ -18,7 +18,7 @@
 //   rateLimitExceeded) --google-quota-next K (the next K API requests) --google-error-every N
 //   --google-error-status C --google-fail-page P (users.list page P, 0-based, always 503)
 //   --google-slow-ms MS --google-truncate-every N (a 200 body cut in half, connection closed)
-//   --google-revoke-every N (every Nth API request finds all tokens expired: 401)
+//   --google-revoke-every N (a token expires after N API requests: 401)
 //
 // Admin API (no auth): POST /_admin/google/touch {"every":N,"title":T},
 // POST /_admin/google/users {user JSON}, PATCH|DELETE
@@ -105,6 +105,7 @@ struct Token {
   std::string subject;
   std::vector<std::string> scopes;
   std::chrono::steady_clock::time_point issued;
+  long long uses = 0;
 };
 
 // Google's error body, https://developers.google.com/admin-sdk/directory/v1/limits
@@ -378,7 +379,7 @@ class GoogleModule final : public Module {
   // ---------------------------------------------------------------- API ---
 
   void api(const SimRequest& r, SimResponse& out) {
-    long long request_number = ++stats_requests_;
+    ++stats_requests_;
     long long revoke_every;
     {
       std::lock_guard lock(config_mutex_);
@@ -388,9 +389,16 @@ class GoogleModule final : public Module {
     {
       std::string auth = r.header("authorization");
       std::lock_guard lock(token_mutex_);
-      // Tokens expire (after an hour at Google) in the middle of long reads.
-      if (revoke_every > 0 && request_number % revoke_every == 0) tokens_.clear();
+      // Tokens expire (after an hour at Google) in the middle of long reads: here each token
+      // after `revoke_every` requests. Counted per token, not over all requests: with requests
+      // in flight on several connections, a global count could revoke the token a refresh just
+      // made before its first use, and the client would see "refused even after a refresh" by
+      // chance.
       auto it = auth.starts_with("Bearer ") ? tokens_.find(auth.substr(7)) : tokens_.end();
+      if (it != tokens_.end() && revoke_every > 0 && ++it->second.uses > revoke_every) {
+        tokens_.erase(it);
+        it = tokens_.end();
+      }
       if (it == tokens_.end() ||
           std::chrono::steady_clock::now() - it->second.issued >= std::chrono::seconds(token_ttl_)) {
         ++stats_unauthorized_;
