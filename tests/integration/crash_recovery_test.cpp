@@ -86,8 +86,12 @@ TEST_CASE("SIGKILL mid-read, between batches") {
   TempDir dir;
   write_file(dir / "p.yaml", pipeline(1000, "  pause_after: 450\n  pause_fifo: " + (dir / "pause.fifo").string() + "\n"));
   run_and_kill_at_pause(dir);
-  // Four batches of 100 were committed before the pause.
-  CHECK(scalar(dir / "out.db", "SELECT count(*) FROM users") == 400);
+  // Four batches of 100 were handed to the sink before the pause; the sink
+  // writes one batch while the engine decides the next, so the fourth may or
+  // may not have committed when the kill came.
+  long long written = scalar(dir / "out.db", "SELECT count(*) FROM users");
+  CHECK(written >= 300);
+  CHECK(written <= 400);
   check_converged(dir, 1000);
 }
 

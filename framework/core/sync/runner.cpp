@@ -1,9 +1,12 @@
 #include "sync/runner.hpp"
 
 #include "sync/hash_set.hpp"
+#include "sync/target_index.hpp"
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <future>
 #include <csignal>
 #include <cstdlib>
 #include <cmath>
@@ -97,6 +100,9 @@ class Engine final : public Emitter {
     seen_.resize(static_cast<std::size_t>(state_.max_link_rowid()) + 1, false);
     if (config_.users.scope.needs_membership() || config_.groups.scope.needs_membership())
       membership_ = std::make_unique<StoredMembership>(state_);
+    track_targets_ = config_.groups.enabled && config_.groups.members;
+    for (ObjectType t : {ObjectType::user, ObjectType::group})
+      for (const auto& m : config_.policy(t).mapper.mappings()) track_targets_ |= m.type == TargetType::reference;
     if (!options_.dry_run)
       for (ObjectType t : {ObjectType::user, ObjectType::group})
         for (auto& id : state_.intents(t)) recovering_.insert({t, id});
@@ -113,8 +119,16 @@ class Engine final : public Emitter {
       if (!fresh) continue;
       auto& tracked = tracked_[static_cast<std::size_t>(t)];
       for (const MatchKey& key : policy.match) tracked.insert(key.target);
-      for (const auto& m : policy.mapper.mappings())
+      bool references = false;
+      for (const auto& m : policy.mapper.mappings()) {
         if (m.kind == mapping::Kind::expression && m.expression->selects_unique_value()) tracked.insert(m.target);
+        references = references || m.type == TargetType::reference;
+      }
+      // Users of a first sync need nothing from the store or the sink to be
+      // decided (no links yet; matching in memory), so the sink and the store
+      // write one batch while the next is decided. Groups resolve members and
+      // references through the store, so they stay in step.
+      if (t == ObjectType::user) pipelined_ = !options_.dry_run && !references;
     }
   }
 
@@ -130,6 +144,8 @@ class Engine final : public Emitter {
 
   void flush() {
     if (batch_.empty()) return;
+    const bool overlap = pipelined_ && batch_.front().record.type == ObjectType::user;
+    if (!overlap) drain();
     std::vector<Decision> decisions;
     decisions.reserve(batch_.size());
     if (options_.dry_run) {
@@ -143,12 +159,39 @@ class Engine final : public Emitter {
         throw;
       }
     } else {
-      open_window();
+      if (!overlap) open_window();
       for (Change& c : batch_) decisions.push_back(decide(std::move(c)));
     }
     batch_.clear();
     batch_members_ = 0;
-    apply(decisions);
+    if (!overlap) {
+      apply(decisions);
+      report_progress();
+      return;
+    }
+    drain();
+    in_flight_ = std::async(std::launch::async, [this, batch = std::move(decisions)]() mutable { apply(batch); });
+  }
+
+  /// Waits for the batch the worker is writing; rethrows its failure. Before
+  /// the engine touches the sink or the store itself, and at the end.
+  void drain() {
+    if (!in_flight_.valid()) return;
+    auto done = std::move(in_flight_);
+    done.get();
+    report_progress();
+  }
+
+  /// Flushes and waits: everything emitted is written (or has failed).
+  void finish() {
+    flush();
+    drain();
+  }
+
+  /// Waits for the worker, then commits the store's window.
+  void commit_all() {
+    drain();
+    close_window();
   }
 
   /// Objects linked but not seen in a complete full read.
@@ -281,8 +324,18 @@ class Engine final : public Emitter {
     seen_[static_cast<std::size_t>(rowid)] = true;
   }
 
+  /// This run's links first (the target index), then the store's.
   std::optional<std::string> target_of(ObjectType type, const std::string& source_id) {
+    if (auto known = targets_.find(type, source_id)) return std::string(*known);
     return state_.target_of(type, source_id);
+  }
+
+  /// What the target index learns from a decision whose link now holds.
+  void remember_target(const Decision& d) {
+    if (!track_targets_) return;
+    const Record& rec = d.change.record;
+    if (d.drop_link) targets_.erase(rec.type, rec.id);
+    else if (!d.next.target_id.empty()) targets_.put(rec.type, rec.id, d.next.target_id);
   }
 
   /// Reference-typed targets hold source ids; the sink needs target ids.
@@ -305,8 +358,16 @@ class Engine final : public Emitter {
     std::vector<std::string> out;
     out.reserve(source_ids.size());
     for (const auto& id : source_ids) {
-      auto target = target_of(ObjectType::user, id);
-      if (!target) target = target_of(ObjectType::group, id);
+      // Both types in this run's index before either in the store: a nested
+      // group's member is a group, and a store miss costs a read.
+      std::optional<std::string_view> known = targets_.find(ObjectType::user, id);
+      if (!known) known = targets_.find(ObjectType::group, id);
+      if (known) {
+        out.emplace_back(*known);
+        continue;
+      }
+      auto target = state_.target_of(ObjectType::user, id);
+      if (!target) target = state_.target_of(ObjectType::group, id);
       if (target) out.push_back(std::move(*target));
     }
     std::sort(out.begin(), out.end());
@@ -338,7 +399,18 @@ class Engine final : public Emitter {
       d.skipped = true;
       return d;
     }
-    d.link = state_.find_link(rec.type, rec.id);
+    if (fresh_[static_cast<std::size_t>(rec.type)]) {
+      // A first sync has only the links this run made: ask the store only
+      // when this id was already decided once (a duplicate or a replay).
+      std::uint64_t key = HashSet64::hash(rec.id);
+      if (decided_ids_.contains(key)) {
+        drain();
+        d.link = state_.find_link(rec.type, rec.id);
+      }
+      decided_ids_.insert(key);
+    } else {
+      d.link = state_.find_link(rec.type, rec.id);
+    }
     if (d.link) {
       mark_seen(d.link->rowid);
       d.next = *d.link;
@@ -542,6 +614,7 @@ class Engine final : public Emitter {
     op.type = rec.type;
     op.source_id = rec.id;
     if (matched) {
+      drain();
       if (auto other = state_.source_for_target(rec.type, *matched); other && *other != rec.id)
         throw Error(ErrorKind::input, "matches target " + *matched + ", which is already linked to source object " +
                                           *other);
@@ -593,6 +666,7 @@ class Engine final : public Emitter {
   std::vector<std::string> find_target(ObjectType type, const std::string& attribute, const Value& value,
                                        bool ignore_case) {
     if (fresh_[static_cast<std::size_t>(type)] && !created_values_.contains(value_key(attribute, value))) return {};
+    drain();  // the sink is the worker's while a batch is in flight
     return sink_.find(type, attribute, value, ignore_case);
   }
 
@@ -686,21 +760,28 @@ class Engine final : public Emitter {
             continue;
           }
           count_op(d.op.kind);
-          ++progress_.written;
+          ++written_;
           if (d.drop_link) {
             state_.delete_link(rec.type, rec.id);
           } else {
             if (d.op.kind == OpKind::create) d.next.target_id = result.target_id;
             mark_seen(state_.put_link(rec.type, rec.id, d.next));
           }
+          remember_target(d);
           continue;
         }
         if (d.skipped && recount_) ++report_.counts.skipped;
         if (d.store_link) mark_seen(state_.put_link(rec.type, rec.id, d.next));
+        if (d.link) remember_target(d);
       }
     }
     window_objects_ += decisions.size();
     if (window_objects_ >= kWindow) close_window();
+  }
+
+  /// On the engine's thread only: the callback must not race the worker.
+  void report_progress() {
+    progress_.written = written_.load();
     if (options_.progress) options_.progress(progress_);
   }
 
@@ -720,12 +801,19 @@ class Engine final : public Emitter {
   std::array<bool, 2> fresh_{};    ///< per object type: first sync into an empty target
   std::array<std::set<std::string>, 2> tracked_;  ///< target attributes whose created values are remembered
   HashSet64 created_values_;       ///< hashes of (attribute, value) this run created, fresh types only
+  HashSet64 decided_ids_;          ///< hashes of source ids decided this run, fresh types only
+  TargetIndex targets_;            ///< target ids of this run's links, for member and reference resolution
+  bool track_targets_ = false;     ///< only when groups resolve members or mappings hold references
+  bool pipelined_ = false;         ///< user batches are written by a worker while the next is decided
+  std::atomic<std::int64_t> written_{0};
   std::unique_ptr<StoredMembership> membership_;
   bool recount_ = true;
   int sink_batches_ = 0;
   std::vector<std::int64_t> window_intents_;
   std::size_t window_objects_ = 0;  ///< false while re-deciding deferred groups: they were counted once
   Progress progress_;
+  /// Last member: destroyed first, so the worker finishes before anything it uses goes.
+  std::future<void> in_flight_;
 };
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
@@ -767,20 +855,20 @@ RunReport Runner::run(const RunOptions& options) {
     }
     try {
       result = source_.read(request, engine);
-      engine.flush();
+      engine.finish();
       engine.resolve_deferred();
-      engine.close_window();
+      engine.commit_all();
     } catch (const Error& e) {
       // What was read before the failure is still written; nothing is removed
       // and the cursor stays where it was.
       if (e.kind() != ErrorKind::safety) {
         try {
-          engine.flush();
+          engine.finish();
         } catch (const Error&) {
         }
       }
       try {
-        engine.close_window();
+        engine.commit_all();
       } catch (const Error&) {
       }
       throw;
@@ -790,14 +878,14 @@ RunReport Runner::run(const RunOptions& options) {
     report.mode = result.mode == ReadMode::full ? "full" : "incremental";
     if (result.complete && result.mode == ReadMode::full) {
       engine.remove_missing();
-      engine.close_window();
+      engine.commit_all();
     } else if (!result.complete) {
       report.note += std::string(report.note.empty() ? "" : "; ") + "the read was incomplete: nothing was removed";
     }
   } catch (const Error& e) {
     // What the sink already holds must be linked before the run row closes.
     try {
-      engine.close_window();
+      engine.commit_all();
     } catch (const Error&) {
     }
     report.error = redactor_.redact(e.what());
