@@ -241,10 +241,13 @@ StateStore::~StateStore() {
 }
 
 // The intent journal is its own file with its own connection, so an intent
-// commits while the main store's long write transaction is still open.
+// commits while the main store's long write transaction is still open. The
+// engine records a batch's intents while another thread commits the window of
+// earlier batches and clears theirs: this connection is serialized (FULLMUTEX),
+// one lock per batch.
 void StateStore::open_journal() {
   std::string path = path_.string() + "-intents";
-  if (sqlite3_open_v2(path.c_str(), &journal_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+  if (sqlite3_open_v2(path.c_str(), &journal_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK)
     throw Error(ErrorKind::connection, "cannot open intent journal " + path);
   sqlite3_busy_timeout(journal_, 10000);
@@ -401,13 +404,19 @@ void StateStore::rollback() {
 // No UNIQUE constraint to upsert against (the key index is not unique), so
 // an insert is preceded by a probe of the key index, which is in the cache.
 std::int64_t StateStore::put_link(ObjectType type, std::string_view source_id, const Link& link) {
-  std::int64_t id = 0;
+  Link located = link;
+  located.rowid = 0;
   {
     sqlite3_stmt* st = st_->link_id;
     Reset reset{st};
     bind_key(st, type, source_id);
-    if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+    if (sqlite3_step(st) == SQLITE_ROW) located.rowid = sqlite3_column_int64(st, 0);
   }
+  return write_link(type, source_id, located);
+}
+
+std::int64_t StateStore::write_link(ObjectType type, std::string_view source_id, const Link& link) {
+  const std::int64_t id = link.rowid;
   sqlite3_stmt* st = id ? st_->update_link : st_->insert_link;
   Reset reset{st};
   if (id) {
@@ -418,7 +427,8 @@ std::int64_t StateStore::put_link(ObjectType type, std::string_view source_id, c
   sqlite3_bind_int64(st, 5, link_key(pipeline_, static_cast<int>(type), link.target_id));
   bind_text(st, 6, link.target_id);
   sqlite3_bind_int64(st, 7, static_cast<sqlite3_int64>(link.hash));
-  bind_text(st, 8, link.written);
+  // A blob: a user's `written` is a binary fingerprint (sync/written.hpp).
+  sqlite3_bind_blob(st, 8, link.written.data(), static_cast<int>(link.written.size()), SQLITE_TRANSIENT);
   bind_text(st, 9, link.source);
   sqlite3_bind_int64(st, 10, static_cast<sqlite3_int64>(link.source_hash));
   sqlite3_bind_int(st, 11, link.created_by_pipeline ? 1 : 0);

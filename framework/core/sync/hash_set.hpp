@@ -3,6 +3,7 @@
 // million users remembers every match value it created in a few dozen MB.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,11 @@ class HashSet64 {
   }
 
   std::size_t size() const { return size_; }
+  /// Empties the set and keeps its slots: a per-batch set costs no allocation.
+  void clear() {
+    std::fill(slots_.begin(), slots_.end(), 0);
+    size_ = 0;
+  }
 
   /// FNV-1a, then a final mix so that the low bits (the slot) depend on every byte.
   static std::uint64_t hash(std::string_view bytes, std::uint64_t h = 1469598103934665603ull) {

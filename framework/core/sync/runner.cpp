@@ -2,6 +2,7 @@
 
 #include "sync/hash_set.hpp"
 #include "sync/target_index.hpp"
+#include "sync/written.hpp"
 
 #include <algorithm>
 #include <array>
@@ -134,6 +135,13 @@ class Engine final : public Emitter {
 
   void emit(Change&& change) override {
     if (!batch_.empty() && batch_.back().record.type != change.record.type) flush();
+    // One object twice in one batch (Graph's delta pages may repeat an object)
+    // would be decided twice against the same stored state: two creates, or a
+    // partial record merged over a stale snapshot. The repeat starts a new
+    // batch, decided after the first is written.
+    std::uint64_t key = HashSet64::hash(change.record.id, std::uint64_t(change.record.type) + 1);
+    if (batch_ids_.contains(key)) flush();
+    batch_ids_.insert(key);
     batch_members_ += change.record.members.size() + change.record.members_removed.size();
     batch_.push_back(std::move(change));
     // Member lists count towards the batch: fifty groups of 20,000 members
@@ -144,6 +152,7 @@ class Engine final : public Emitter {
 
   void flush() {
     if (batch_.empty()) return;
+    batch_ids_.clear();
     const bool overlap = pipelined_ && batch_.front().record.type == ObjectType::user;
     if (!overlap) drain();
     std::vector<Decision> decisions;
@@ -169,16 +178,48 @@ class Engine final : public Emitter {
       report_progress();
       return;
     }
-    drain();
-    in_flight_ = std::async(std::launch::async, [this, batch = std::move(decisions)]() mutable { apply(batch); });
+    // Three stages, each in batch order: this thread decides batch N+2 while
+    // the sink writes N+1 and the store links N. The sink takes one batch at
+    // a time, and a failed one stops the run here before the next starts.
+    // At most one batch waits for the store besides the one it is linking:
+    // memory stays flat when the store is the slowest stage.
+    if (sink_done_.valid()) sink_done_.get();
+    if (state_waited_.valid()) state_waited_.get();
+    report_progress();
+    // A task's captures live as long as its future: each lets go of what it
+    // holds when done, or every batch would stay reachable through the chain
+    // of `previous` futures.
+    auto batch = std::make_shared<Batch>(Batch{std::move(decisions), {}, {}});
+    std::shared_future<void> sink = std::async(std::launch::async, [this, batch]() mutable {
+                                      apply_sink(*batch);
+                                      batch.reset();
+                                    }).share();
+    std::shared_future<void> previous = state_done_;
+    state_done_ = std::async(std::launch::async, [this, batch, sink, previous]() mutable {
+                    auto done = [&] { batch.reset(), sink = {}, previous = {}; };
+                    try {
+                      if (previous.valid()) previous.get();
+                      sink.get();
+                      apply_state(*batch);
+                    } catch (...) {
+                      done();
+                      throw;
+                    }
+                    done();
+                  }).share();
+    state_waited_ = std::move(previous);
+    sink_done_ = std::move(sink);
   }
 
-  /// Waits for the batch the worker is writing; rethrows its failure. Before
-  /// the engine touches the sink or the store itself, and at the end.
+  /// Waits for the batches in the sink's and the store's hands; rethrows the
+  /// first failure. Before the engine touches the sink or the store itself,
+  /// and at the end.
   void drain() {
-    if (!in_flight_.valid()) return;
-    auto done = std::move(in_flight_);
-    done.get();
+    if (!state_done_.valid()) return;
+    auto sink = std::move(sink_done_);
+    auto waited = std::move(state_waited_);
+    auto state = std::move(state_done_);
+    state.get();  // after sink's batch, so both are done; rethrows either's failure
     report_progress();
   }
 
@@ -526,30 +567,36 @@ class Engine final : public Emitter {
       d.store_link = snapshot_changed;
       return;
     }
-    Object written = parse_object(d.link->written);
     Operation op;
     op.kind = OpKind::update;
     op.type = rec.type;
     op.source_id = rec.id;
     op.target_id = d.link->target_id;
-    for (const auto& [k, v] : mapped) {
-      const Value* old = written.find(k);
-      if (!old || *old != v) op.attributes.set(k, v);
-    }
-    if (group_members) {
-      std::vector<std::string> old = stored_members(written);
-      std::set_difference(members.begin(), members.end(), old.begin(), old.end(), std::back_inserter(op.members_add));
-      std::set_difference(old.begin(), old.end(), members.begin(), members.end(),
-                          std::back_inserter(op.members_remove));
-    }
-    for (const auto& [k, v] : op.attributes) written.set(k, v);
-    if (group_members) {
-      List list;
-      for (const auto& m : members) list.emplace_back(m);
-      written.set(std::string(kMembersKey), Value(std::move(list)));
+    if (rec.type == ObjectType::group) {
+      Object written = parse_object(d.link->written);
+      for (const auto& [k, v] : mapped) {
+        const Value* old = written.find(k);
+        if (!old || *old != v) op.attributes.set(k, v);
+      }
+      if (group_members) {
+        std::vector<std::string> old = stored_members(written);
+        std::set_difference(members.begin(), members.end(), old.begin(), old.end(),
+                            std::back_inserter(op.members_add));
+        std::set_difference(old.begin(), old.end(), members.begin(), members.end(),
+                            std::back_inserter(op.members_remove));
+      }
+      for (const auto& [k, v] : op.attributes) written.set(k, v);
+      if (group_members) {
+        List list;
+        for (const auto& m : members) list.emplace_back(m);
+        written.set(std::string(kMembersKey), Value(std::move(list)));
+      }
+      d.next.written = to_json(Value(std::move(written)));
+    } else {
+      op.attributes = written::changed(mapped, d.link->written);
+      d.next.written = written::merge(d.link->written, op.attributes);
     }
     d.next.hash = hash;
-    d.next.written = to_json(Value(std::move(written)));
     d.next.disabled = false;
     if (op.attributes.empty() && op.members_add.empty() && op.members_remove.empty() && !d.link->disabled) {
       // Same values, different hash input (e.g. a mapping was reordered).
@@ -629,7 +676,7 @@ class Engine final : public Emitter {
       }
       op.kind = OpKind::update;
       op.target_id = *matched;
-      d.next.written = written_json(mapped_update, group_members ? &members : nullptr);
+      d.next.written = written_state(mapped_update, group_members ? &members : nullptr, rec.type);
       op.attributes = std::move(mapped_update);
       if (group_members) op.members_add = members;
     } else {
@@ -638,7 +685,7 @@ class Engine final : public Emitter {
         for (const auto& target : tracked_[static_cast<std::size_t>(rec.type)])
           if (const Value* v = mapped_create.find(target); v && !v->is_empty())
             created_values_.insert(value_key(target, *v));
-      d.next.written = written_json(mapped_create, group_members ? &members : nullptr);
+      d.next.written = written_state(mapped_create, group_members ? &members : nullptr, rec.type);
       op.attributes = std::move(mapped_create);
       if (group_members) op.members_add = members;
       d.next.created_by_pipeline = true;
@@ -649,9 +696,12 @@ class Engine final : public Emitter {
     return;
   }
 
-  /// What the state store keeps of a write: the attributes, and a group's
-  /// member target ids under kMembersKey.
-  static std::string written_json(const Object& attributes, const std::vector<std::string>* members) {
+  /// What the state store keeps of a write: a user's fingerprint
+  /// (sync/written.hpp); a group's attributes as JSON, and its member target
+  /// ids under kMembersKey.
+  static std::string written_state(const Object& attributes, const std::vector<std::string>* members,
+                                   ObjectType type) {
+    if (type == ObjectType::user) return written::fingerprint(attributes);
     if (!members) return to_json(attributes);
     Object written = attributes;
     List list;
@@ -706,76 +756,91 @@ class Engine final : public Emitter {
     if (report_.errors.size() < 20) report_.errors.push_back(std::move(e));
   }
 
+  /// A batch on its way through the sink and the state store.
+  struct Batch {
+    std::vector<Decision> decisions;
+    std::vector<OpResult> results;     ///< one per decision with an op, in order
+    std::optional<std::int64_t> intent;
+  };
+
   void apply(std::vector<Decision>& decisions) {
     if (decisions.empty()) return;
-    std::vector<Operation> ops;
-    std::vector<std::size_t> index;
-    for (std::size_t i = 0; i < decisions.size(); ++i) {
-      if (!decisions[i].has_op) continue;
-      index.push_back(i);
-      // A plan keeps the decision's op to print; a run hands it to the sink.
-      ops.push_back(options_.dry_run ? decisions[i].op : std::move(decisions[i].op));
-    }
     if (options_.dry_run) {
-      for (auto& d : decisions) {
-        if (!d.error.empty()) {
-          record_error(d, "match", d.error);
-        } else if (d.skipped) {
-          ++report_.counts.skipped;
-        } else if (d.has_op) {
-          count_op(d.op.kind);
-          if (report_.plan.size() < options_.plan_limit)
-            report_.plan.push_back({d.op.kind, d.op.type, d.op.source_id, d.op.target_id, d.op.attributes,
-                                    d.op.members_add.size(), d.op.members_remove.size()});
-        }
-      }
+      plan(decisions);
       return;
     }
-    // Intent first: a crash after the sink commits but before we do leaves a
-    // trace the next run uses to adopt instead of duplicating.
-    std::vector<std::string> creating;
-    for (const auto& d : decisions)
-      if (d.intent) creating.push_back(d.change.record.id);
-    if (!creating.empty())
-      window_intents_.push_back(state_.add_intents(decisions.front().change.record.type, creating, run_id_));
-    open_window();
-    std::vector<OpResult> results(ops.size());
-    if (!ops.empty()) {
-      sink_.apply(ops, results);
-      crash_point_after_sink();
-    }
-    {
-      std::size_t r = 0;
-      for (std::size_t i = 0; i < decisions.size(); ++i) {
-        Decision& d = decisions[i];
-        const Record& rec = d.change.record;
-        if (!d.error.empty()) {
-          record_error(d, "match", d.error);
-          continue;
-        }
-        if (d.has_op) {
-          const OpResult& result = results[r++];
-          if (!result.ok) {
-            record_error(d, to_string(d.op.kind), result.error.empty() ? "the sink reported a failure" : result.error);
-            continue;
-          }
-          count_op(d.op.kind);
-          ++written_;
-          if (d.drop_link) {
-            state_.delete_link(rec.type, rec.id);
-          } else {
-            if (d.op.kind == OpKind::create) d.next.target_id = result.target_id;
-            mark_seen(state_.put_link(rec.type, rec.id, d.next));
-          }
-          remember_target(d);
-          continue;
-        }
-        if (d.skipped && recount_) ++report_.counts.skipped;
-        if (d.store_link) mark_seen(state_.put_link(rec.type, rec.id, d.next));
-        if (d.link) remember_target(d);
+    Batch batch{std::move(decisions), {}, {}};
+    apply_sink(batch);
+    apply_state(batch);
+  }
+
+  void plan(std::vector<Decision>& decisions) {
+    for (auto& d : decisions) {
+      if (!d.error.empty()) {
+        record_error(d, "match", d.error);
+      } else if (d.skipped) {
+        ++report_.counts.skipped;
+      } else if (d.has_op) {
+        count_op(d.op.kind);
+        if (report_.plan.size() < options_.plan_limit)
+          report_.plan.push_back({d.op.kind, d.op.type, d.op.source_id, d.op.target_id, d.op.attributes,
+                                  d.op.members_add.size(), d.op.members_remove.size()});
       }
     }
-    window_objects_ += decisions.size();
+  }
+
+  /// The sink's half of a batch: the intent journal, then the sink. Touches
+  /// nothing the state stage uses (the journal is its own connection).
+  void apply_sink(Batch& batch) {
+    std::vector<Operation> ops;
+    std::vector<std::string> creating;
+    for (Decision& d : batch.decisions) {
+      if (d.intent) creating.push_back(d.change.record.id);
+      if (d.has_op) ops.push_back(std::move(d.op));  // kind and type survive the move
+    }
+    // Intent first: a crash after the sink commits but before the store does
+    // leaves a trace the next run uses to adopt instead of duplicating.
+    if (!creating.empty())
+      batch.intent = state_.add_intents(batch.decisions.front().change.record.type, creating, run_id_);
+    batch.results.resize(ops.size());
+    if (ops.empty()) return;
+    sink_.apply(ops, batch.results);
+    crash_point_after_sink();
+  }
+
+  /// The state store's half: links, counts and per-object errors.
+  void apply_state(Batch& batch) {
+    open_window();
+    if (batch.intent) window_intents_.push_back(*batch.intent);
+    std::size_t r = 0;
+    for (Decision& d : batch.decisions) {
+      const Record& rec = d.change.record;
+      if (!d.error.empty()) {
+        record_error(d, "match", d.error);
+        continue;
+      }
+      if (d.has_op) {
+        const OpResult& result = batch.results[r++];
+        if (!result.ok) {
+          record_error(d, to_string(d.op.kind), result.error.empty() ? "the sink reported a failure" : result.error);
+          continue;
+        }
+        count_op(d.op.kind);
+        ++written_;
+        if (d.drop_link) {
+          state_.delete_link(rec.type, rec.id);
+        } else {
+          if (d.op.kind == OpKind::create) d.next.target_id = result.target_id;
+          mark_seen(state_.write_link(rec.type, rec.id, d.next));
+        }
+        remember_target(d);
+        continue;
+      }
+      if (d.skipped && recount_) ++report_.counts.skipped;
+      if (d.store_link) mark_seen(state_.write_link(rec.type, rec.id, d.next));
+      if (d.link) remember_target(d);
+    }
+    window_objects_ += batch.decisions.size();
     if (window_objects_ >= kWindow) close_window();
   }
 
@@ -793,6 +858,7 @@ class Engine final : public Emitter {
   RunReport& report_;
   std::int64_t run_id_;
   std::vector<Change> batch_;
+  HashSet64 batch_ids_;  ///< (type, source id) of the batch being filled
   std::size_t batch_members_ = 0;
   std::vector<bool> seen_;
   std::set<std::pair<ObjectType, std::string>> recovering_;
@@ -812,8 +878,10 @@ class Engine final : public Emitter {
   std::vector<std::int64_t> window_intents_;
   std::size_t window_objects_ = 0;  ///< false while re-deciding deferred groups: they were counted once
   Progress progress_;
-  /// Last member: destroyed first, so the worker finishes before anything it uses goes.
-  std::future<void> in_flight_;
+  /// Last members: destroyed first, so the stages finish before anything they use goes.
+  std::shared_future<void> sink_done_;   ///< the batch in the sink's hands
+  std::shared_future<void> state_done_;  ///< the last batch in the store's hands
+  std::shared_future<void> state_waited_;  ///< the one before it
 };
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }

@@ -1,0 +1,33 @@
+// What the state store keeps of the attributes last written to a user.
+//
+// Deciding an update needs to know which attributes changed, not what they
+// were: the operation carries the new values only. So a user's link keeps a
+// fingerprint — per attribute, a 32-bit hash of its name and a 64-bit hash of
+// its value, 12 bytes — instead of the values as JSON (about 250 bytes for ten
+// attributes; with the source snapshot, the bulk of what a first sync of a
+// million users writes into the store). Groups keep JSON: their member lists
+// are removed by value.
+//
+// A fingerprint starts with 'F'; anything else is the JSON of earlier
+// versions, still understood, and replaced by a fingerprint on the next write.
+#pragma once
+
+#include <dirsync/value.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace dirsync::written {
+
+/// The fingerprint of `attributes`.
+std::string fingerprint(const Object& attributes);
+
+/// The attributes of `mapped` whose value differs from `stored` (a fingerprint
+/// or legacy JSON), or that `stored` does not have.
+Object changed(const Object& mapped, std::string_view stored);
+
+/// The fingerprint of `stored` with `changes` applied: what was written after
+/// an update that sent only `changes`.
+std::string merge(std::string_view stored, const Object& changes);
+
+}  // namespace dirsync::written
