@@ -42,6 +42,12 @@ bool no_target(const http::Response& response) {
   return type && type->is_string() && type->as_string() == "noTarget";
 }
 
+// Writing the same state twice changes nothing, so a write whose outcome is
+// unknown may be sent again; a generic POST may append, so it is reported instead.
+Transport::Resend resend_of(const std::string& method) {
+  return method == "POST" ? Transport::Resend::after_lookup : Transport::Resend::blindly;
+}
+
 std::string plural(ObjectType type) { return type == ObjectType::user ? "users" : "groups"; }
 
 // A batch may have settled some of its objects (adopted after a lost answer) before failing.
@@ -291,8 +297,7 @@ void RestSink::generic_write(const OpSpec& spec, const Operation& op, const Vars
   bool empty = false;
   http::Request req = render(spec, vars, empty);
   if (empty) return;  // nothing this body carries has changed
-  auto resend = spec.method == "POST" ? Transport::Resend::after_lookup : Transport::Resend::blindly;
-  http::Response resp = *transport_->send(req, resend);
+  http::Response resp = *transport_->send(req, resend_of(spec.method));
   if (!spec.succeeded(resp.status)) throw ObjectFailure(failure(req, resp));
 }
 
@@ -366,11 +371,12 @@ OpResult RestSink::generic_apply(const Operation& op) {
 const OpSpec* RestSink::batch_spec(const Operation& op) const {
   if (config_.profile != Profile::generic || !op.members_add.empty() || !op.members_remove.empty()) return nullptr;
   const TypeSpec& t = config_.type(op.type);
-  const OpSpec* spec = op.kind == OpKind::create   ? &t.create
-                       : op.kind == OpKind::update ? &t.update
-                       : op.kind == OpKind::remove ? &t.remove
-                                                   : nullptr;
-  return spec && spec->allowed && spec->batch_size > 1 ? spec : nullptr;
+  // A disable without its own operation object is the update, batched like it.
+  const OpSpec* spec = op.kind == OpKind::create    ? &t.create
+                       : op.kind == OpKind::update  ? &t.update
+                       : op.kind == OpKind::disable ? &t.disable
+                                                    : &t.remove;
+  return spec->allowed && spec->batch_size > 1 ? spec : nullptr;
 }
 
 void RestSink::apply_batch(const OpSpec& spec, std::span<const Operation> ops, const std::vector<std::size_t>& unit,
@@ -425,7 +431,7 @@ void RestSink::apply_batch(const OpSpec& spec, std::span<const Operation> ops, c
       resp = transport_->send(req, Transport::Resend::after_lookup,
                               can_recover ? std::function<bool()>(recover) : std::function<bool()>());
     else
-      resp = transport_->send(req);
+      resp = transport_->send(req, resend_of(req.method));
     if (!resp) continue;  // some were found; the others go again
     if (!spec.succeeded(resp->status)) {
       if (creating && can_recover && resp->status >= 500) {

@@ -3,12 +3,14 @@
 //
 // Guarantees:
 // - A batch runs up to `concurrency` operations at once; all requests share
-//   one `requests_per_second` bucket. apply returns when every operation of
-//   the batch has its result.
+//   one `requests_per_second` bucket and one Retry-After pause (Transport).
+//   apply returns when every operation of the batch has its result.
 // - A create is never resent blindly: when its outcome is unknown (transport
 //   fault after sending, 5xx) the object is looked up by its lookup key
 //   first and adopted when found; without a key it is reported, not resent.
 //   A 409 on create adopts the existing object and writes the attributes.
+//   PATCH, PUT and DELETE are resent after an unknown outcome (the same state
+//   written twice); the generic profile's other POSTs are reported instead.
 // - A 4xx (other than 401/429) or a final 5xx is that object's OpResult,
 //   with the status and a short secret-free excerpt; the batch goes on.
 //   Error(auth) (401 after a refresh) and Error(connection) (still failing

@@ -36,17 +36,28 @@ bool is_write(const std::string& method) { return method != "GET" && method != "
 }  // namespace
 
 void RateLimiter::acquire() {
-  if (per_second_ <= 0) return;
-  auto interval = std::chrono::duration_cast<std::chrono::system_clock::duration>(
-      std::chrono::duration<double>(1.0 / per_second_));
-  std::chrono::system_clock::time_point start;
-  auto now = clock_.now();
-  {
+  const auto interval = per_second_ > 0 ? std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                              std::chrono::duration<double>(1.0 / per_second_))
+                                        : std::chrono::system_clock::duration::zero();
+  for (;;) {
+    auto now = clock_.now();
+    std::chrono::system_clock::time_point start;
+    {
+      std::lock_guard lock(mutex_);
+      start = std::max({now, next_, paused_until_});
+      next_ = start + interval;
+    }
+    if (start <= now) return;
+    clock_.sleep_for(std::chrono::ceil<std::chrono::milliseconds>(start - now));
+    // A pause asked for while this thread slept holds its start too.
     std::lock_guard lock(mutex_);
-    start = std::max(now, next_);
-    next_ = start + interval;
+    if (paused_until_ <= clock_.now()) return;
   }
-  if (start > now) clock_.sleep_for(std::chrono::ceil<std::chrono::milliseconds>(start - now));
+}
+
+void RateLimiter::pause_until(std::chrono::system_clock::time_point until) {
+  std::lock_guard lock(mutex_);
+  paused_until_ = std::max(paused_until_, until);
 }
 
 Transport::Transport(std::string base_url, http::Headers headers, AuthConfig auth, http::ClientOptions options,
@@ -145,15 +156,19 @@ std::optional<http::Response> Transport::send(http::Request request, Resend rese
       why = e.what();
       uncertain = true;
     }
+    std::optional<std::chrono::milliseconds> server_wait;
+    if (response) server_wait = http::parse_retry_after(response->header("Retry-After"), clock_.now());
+    // The server speaks for the endpoint, not for this request: every worker
+    // holds, even when this request goes no further. A pause longer than any
+    // request could wait is not imposed; those requests fail on their own.
+    if (server_wait && *server_wait <= policy.budget) limiter_.pause_until(clock_.now() + *server_wait);
     if (n >= policy.max_attempts) return response;
     if (uncertain && resend == Resend::after_lookup && !recover)
       throw ObjectFailure(request.method + " " + http::redact_url(request.url) + " failed (" + why +
                           ") and may have taken effect; not resent, to avoid a duplicate (no lookup key configured)");
-    std::chrono::milliseconds wait;
-    std::optional<std::chrono::milliseconds> server_wait;
-    if (response) server_wait = http::parse_retry_after(response->header("Retry-After"), clock_.now());
-    wait = server_wait ? *server_wait
-                       : http::backoff_delay(policy, n, std::uniform_real_distribution<double>(0.0, 1.0)(rng));
+    std::chrono::milliseconds wait =
+        server_wait ? *server_wait
+                    : http::backoff_delay(policy, n, std::uniform_real_distribution<double>(0.0, 1.0)(rng));
     if (waited + wait > policy.budget) {
       if (response) return response;
       throw Error(ErrorKind::connection, request.method + " " + http::redact_url(request.url) +

@@ -7,6 +7,9 @@
 //   - 429/503/504 (the SDK policy's statuses) and transport faults are
 //     retried after Retry-After or the SDK's backoff, up to `max_attempts`
 //     and `retry_budget`, all waits through the SDK Clock;
+//   - a Retry-After (within `retry_budget`) pauses every worker: the server
+//     speaks for the endpoint, so no attempt of any thread starts before the
+//     moment it named (requests already sent are not recalled);
 //   - a non-idempotent request (given a `recover` function) is resent only
 //     after `recover` says the first one did not take effect: after a fault
 //     or a 5xx the request may have been applied, so the caller looks first;
@@ -39,17 +42,24 @@ struct AuthConfig {
   std::string token_url, client_id, client_secret, scope;
 };
 
-/// A token bucket of one: starts are spaced 1/rate apart, across threads.
+/// Paces the requests of one sink, across all its worker threads: starts are
+/// spaced 1/rate apart (a token bucket of one), and once the server asked for
+/// a pause (Retry-After) no request starts before that moment. Owned by the
+/// sink's Transport, so two sinks never hold each other up.
 class RateLimiter {
  public:
   RateLimiter(double per_second, http::Clock& clock) : per_second_(per_second), clock_(clock) {}
+  /// Blocks until the caller may start a request.
   void acquire();
+  /// No request starts before `until`; an earlier moment never shortens a pause.
+  void pause_until(std::chrono::system_clock::time_point until);
 
  private:
   double per_second_;
   http::Clock& clock_;
   std::mutex mutex_;
   std::chrono::system_clock::time_point next_{};
+  std::chrono::system_clock::time_point paused_until_{};
 };
 
 class Transport {

@@ -5,6 +5,9 @@
 
 #include "support/http_test_server.hpp"
 
+#include <set>
+#include <utility>
+
 #include "../../sinks/rest/config.cpp"
 #include "../../sinks/rest/rest_sink.cpp"
 #include "../../sinks/rest/scim.cpp"
@@ -301,4 +304,31 @@ TEST_CASE("scim: a work email the user does not have yet is added when the value
   r = s.apply(op(OpKind::update, ObjectType::user, id, Object{{"emails[type eq \"work\"].value", Value("b@x")}}));
   CHECK_FALSE(r.ok);
   CHECK(s.lines().size() == 3);
+}
+
+TEST_CASE("scim: a PATCH or DELETE whose answer is lost is sent again; a create is looked up before it is") {
+  Scim s;
+  std::string id = s.app.seed("Users", Object{{"userName", Value("ann@contoso.example")}, {"title", Value("x")}});
+  // The first PATCH and the first DELETE are applied, then their answers are lost.
+  s.app.after = [lost = std::set<std::string>{}](const HttpExchange& x, HttpReply reply) mutable {
+    if ((x.method == "PATCH" || x.method == "DELETE") && lost.insert(x.method).second) reply.drop = true;
+    return reply;
+  };
+  // The first POST is refused by a gateway before it reaches the app: its outcome is unknown to the client.
+  s.app.before = [refused = false](const HttpExchange& x, int) mutable {
+    if (x.method == "POST" && !std::exchange(refused, true)) return HttpReply::json(503, Value(Object{}));
+    return HttpReply::pass();
+  };
+  REQUIRE(s.apply(op(OpKind::update, ObjectType::user, id, Object{{"title", Value("y")}})).ok);
+  CHECK(s.app.get("Users", id).as_object().find("title")->as_string() == "y");
+  REQUIRE(s.apply(op(OpKind::remove, ObjectType::user, id, Object{})).ok);  // the second DELETE: 404, already gone
+  CHECK(s.app.size("Users") == 0);
+  auto r = s.apply(op(OpKind::create, ObjectType::user, "", Object{{"userName", Value("bob@contoso.example")}}));
+  REQUIRE(r.ok);
+  CHECK(s.app.ids("Users") == std::vector<std::string>{r.target_id});
+  CHECK(s.lines() == std::vector<std::string>{"PATCH /scim/Users/" + id, "PATCH /scim/Users/" + id,
+                                              "DELETE /scim/Users/" + id, "DELETE /scim/Users/" + id,
+                                              "POST /scim/Users",
+                                              R"(GET /scim/Users?filter=userName eq "bob@contoso.example")",
+                                              "POST /scim/Users"});
 }

@@ -85,6 +85,22 @@ Operation create_user(const std::string& source_id, const std::string& email, co
   return op;
 }
 
+Operation change_user(const std::string& target_id, Object attributes, OpKind kind = OpKind::update) {
+  Operation op;
+  op.kind = kind;
+  op.source_id = "s-" + target_id;
+  op.target_id = target_id;
+  op.attributes = std::move(attributes);
+  return op;
+}
+
+/// `n` updates of the name of users u-0, u-1, ...
+std::vector<Operation> renames(int n) {
+  std::vector<Operation> ops;
+  for (int i = 0; i < n; ++i) ops.push_back(change_user("u-" + std::to_string(i), Object{{"name", Value("n")}}));
+  return ops;
+}
+
 /// A user store behind the generic API, by email.
 struct UserApi {
   std::map<std::string, std::string> by_email;  // email -> id
@@ -366,15 +382,7 @@ TEST_CASE("generic: requests_per_second spaces request starts, retries included"
   Object s = generic_settings(server.url());
   s.set("requests_per_second", Value(4));
   f.make(s);
-  std::vector<Operation> ops;
-  for (int i = 0; i < 8; ++i) {
-    Operation op;
-    op.kind = OpKind::update;
-    op.target_id = "u-" + std::to_string(i);
-    op.attributes = Object{{"name", Value("n")}};
-    ops.push_back(op);
-  }
-  auto r = f.apply(ops);
+  auto r = f.apply(renames(8));
   CHECK(std::all_of(r.begin(), r.end(), [](const OpResult& x) { return x.ok; }));
   CHECK(server.count("PATCH") == 8);
   CHECK(f.clock.slept() == 7 * 250ms);  // the first starts at once, then one every 250 ms
@@ -610,4 +618,230 @@ TEST_CASE("generic: a header rendered with a line break fails that object only")
   CHECK(r[1].ok);
   CHECK(server.count("POST") == 1);
   CHECK(server.requests().back().header("X-Name") == "Bob");
+}
+
+namespace {
+
+/// Calls `on_retry` whenever the sink logs that a request waits to be retried,
+/// which the transport does after it has paused the other workers.
+class RetryWatch final : public Logger {
+ public:
+  explicit RetryWatch(std::function<void()> on_retry) : on_retry_(std::move(on_retry)) {}
+  void log(LogLevel, std::string_view message) override {
+    if (message.find("retrying in") != std::string_view::npos) on_retry_();
+  }
+
+ private:
+  std::function<void()> on_retry_;
+};
+
+std::string email_of(const HttpExchange& x) { return parse_json(x.body).as_object().find("email")->as_string(); }
+
+}  // namespace
+
+TEST_CASE("generic: a Retry-After holds every worker until the moment it names; each user is created once") {
+  // The real clock: the point is the order of arrivals across threads, which a
+  // clock that only moves when a thread sleeps cannot show. Costs one second.
+  using SystemClock = std::chrono::system_clock;
+  constexpr std::size_t kUsers = 120, kWorkers = 8;
+  UserApi api;
+  std::vector<SystemClock::time_point> arrived;  // by request number; the handler runs under the server's lock
+  std::optional<SystemClock::time_point> resume;
+  int throttled = -1, posts = 0;
+  HttpTestServer server([&](const HttpExchange& x, int n) {
+    arrived.push_back(SystemClock::now());
+    if (x.method == "POST" && ++posts == 10) {  // every worker is busy by now
+      HttpReply busy = HttpReply::json(429, Value(Object{{"detail", Value("slow down")}}));
+      busy.headers.emplace_back("Retry-After", "1");
+      throttled = n;
+      resume = SystemClock::now() + 1s;
+      return busy;
+    }
+    return api(x);
+  });
+  std::atomic<std::size_t> paused_at{SIZE_MAX};  // requests the server had seen when the client paused
+  RetryWatch watch([&] {
+    std::size_t none = SIZE_MAX;
+    paused_at.compare_exchange_strong(none, server.requests().size());
+  });
+  Object s = generic_settings(server.url());
+  s.set("concurrency", Value(static_cast<std::int64_t>(kWorkers)));
+  Settings settings(s);
+  RestSink sink(RestConfig::from(settings), settings, &watch);
+  std::vector<Operation> ops;
+  for (std::size_t i = 0; i < kUsers; ++i) ops.push_back(create_user("s" + std::to_string(i), std::to_string(i) + "@x.example"));
+  std::vector<OpResult> results(ops.size());
+  sink.apply(ops, results);
+
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    INFO(i << ": " << results[i].error);
+    CHECK(results[i].ok);
+    CHECK(results[i].target_id == api.by_email[std::to_string(i) + "@x.example"]);
+  }
+  CHECK(api.by_email.size() == kUsers);
+  CHECK(server.count("POST") == kUsers + 1);  // the throttled one was not processed, and sent again
+  REQUIRE(resume);
+  REQUIRE(paused_at != SIZE_MAX);
+  auto reqs = server.requests();
+  std::size_t early = 0;  // arrived after the client paused, yet before the moment the server named
+  for (std::size_t n = paused_at; n < reqs.size(); ++n) {
+    if (arrived[n] < *resume) ++early;
+    if (static_cast<int>(n) > throttled && reqs[n].method == "POST" && email_of(reqs[n]) == email_of(reqs[throttled]))
+      CHECK(arrived[n] >= *resume);
+  }
+  // Only a request another worker had already sent when the 429 came back may
+  // arrive early: at most one per other worker. Without a shared pause the
+  // other workers would go on writing through the whole second.
+  CHECK(early <= kWorkers - 1);
+}
+
+TEST_CASE("generic: requests_per_second is one ceiling for all workers, not one per worker") {
+  Fixture f;
+  std::vector<std::chrono::system_clock::time_point> arrived;  // under the server's lock
+  HttpTestServer server([&](const HttpExchange&, int) {
+    arrived.push_back(f.clock.now());
+    return HttpReply::json(200, Value(Object{}));
+  });
+  Object s = generic_settings(server.url());
+  s.set("requests_per_second", Value(4));
+  s.set("concurrency", Value(4));
+  f.make(s);
+  auto start = f.clock.now();
+  auto r = f.apply(renames(16));
+  CHECK(std::all_of(r.begin(), r.end(), [](const OpResult& x) { return x.ok; }));
+  REQUIRE(arrived.size() == 16);
+  // Each start has a slot of its own, 250 ms after the previous one, whichever worker takes it.
+  for (std::size_t k = 0; k < arrived.size(); ++k) {
+    INFO("request " << k);
+    CHECK(arrived[k] >= start + static_cast<int>(k) * 250ms);
+  }
+}
+
+TEST_CASE("generic: an update or delete whose answer is lost is sent again; a POST update is reported instead") {
+  int patches = 0, deletes = 0;
+  HttpTestServer server([&](const HttpExchange& x, int) {
+    // Each first one is applied, then its answer is lost; the repeated delete finds nothing left.
+    HttpReply reply = HttpReply::json(x.method == "DELETE" && deletes > 0 ? 404 : 200, Value(Object{}));
+    if (x.method == "PATCH") reply.drop = patches++ == 0;
+    if (x.method == "DELETE") reply.drop = deletes++ == 0;
+    if (x.method == "POST") reply.drop = true;
+    return reply;
+  });
+  Fixture f;
+  f.make(generic_settings(server.url()));
+  Operation up = change_user("u-1", Object{{"name", Value("Ann")}});
+  auto r = f.apply({up, change_user("u-2", {}, OpKind::remove)});
+  CHECK(r[0].ok);
+  CHECK(r[1].ok);
+  auto reqs = server.requests();
+  REQUIRE(reqs.size() == 4);
+  CHECK(reqs[0].method + " " + reqs[0].uri + " " + reqs[0].body == R"(PATCH /users/u-1 {"name":"Ann"})");
+  CHECK(reqs[1].method + " " + reqs[1].uri + " " + reqs[1].body == R"(PATCH /users/u-1 {"name":"Ann"})");
+  CHECK(reqs[2].method + " " + reqs[2].uri == "DELETE /users/u-2");
+  CHECK(reqs[3].method + " " + reqs[3].uri == "DELETE /users/u-2");
+
+  // A POST may append (a history entry, a second object): not sent twice.
+  Object s = generic_settings(server.url());
+  s.find("users")->as_object().find("update")->as_object().set("method", Value("POST"));
+  f.make(s);
+  r = f.apply({up});
+  CHECK_FALSE(r[0].ok);
+  CHECK_THAT(r[0].error, Catch::Contains("may have taken effect; not resent"));
+  CHECK(server.count("POST") == 1);
+}
+
+TEST_CASE("generic: batch updates, disables and deletes send up to batch_size objects per request") {
+  std::map<std::string, Object> users;  // id -> attributes
+  for (std::string id : {"u-1", "u-2", "u-3", "u-4", "u-5", "u-6"})
+    users[id] = Object{{"name", Value("old")}, {"active", Value(true)}};
+  bool lose_next = false;
+  HttpTestServer server([&](const HttpExchange& x, int) {
+    Value sent = parse_json(x.body);
+    List results;
+    auto missing = [&](const std::string& id) {
+      bool gone = users.count(id) == 0;
+      results.emplace_back(gone ? Object{{"error", Value("no user " + id)}} : Object{{"ok", Value(true)}});
+      return gone;
+    };
+    if (x.method == "PATCH" && x.path == "/users/bulk") {
+      for (const Value& item : sent.as_object().find("users")->as_list()) {
+        const Object& o = item.as_object();
+        std::string id = o.find("id")->as_string();
+        if (missing(id)) continue;
+        for (const auto& [k, v] : o)
+          if (k != "id") users[id].set(k, v);
+      }
+    } else if (x.method == "POST" && x.path == "/users/bulk-delete") {
+      for (const Value& id : sent.as_object().find("ids")->as_list())
+        if (!missing(id.as_string())) users.erase(id.as_string());
+    } else {
+      return HttpReply::json(404, Value(Object{}));
+    }
+    HttpReply reply = HttpReply::json(200, Value(Object{{"results", Value(std::move(results))}}));
+    reply.drop = std::exchange(lose_next, false);
+    return reply;
+  });
+  Fixture f;
+  Object s = generic_settings(server.url());
+  Object& type = s.find("users")->as_object();
+  type.set("update", Value(Object{{"url", Value("/users/bulk")},
+                                  {"batch_size", Value(3)},
+                                  {"item", Value(Object{{"id", Value("{{$id}}")},
+                                                        {"name", Value("{{name}}")},
+                                                        {"active", Value("{{active}}")}})},
+                                  {"body", Value(Object{{"users", Value("{{$items}}")}})},
+                                  {"results", Value("/results")}}));
+  type.set("delete", Value(Object{{"method", Value("POST")},
+                                  {"url", Value("/users/bulk-delete")},
+                                  {"batch_size", Value(3)},
+                                  {"item", Value("{{$id}}")},
+                                  {"body", Value(Object{{"ids", Value("{{$items}}")}})},
+                                  {"results", Value("/results")}}));
+  f.make(s);
+  Object renamed{{"name", Value("new")}};
+  std::vector<Operation> ops{change_user("u-1", renamed),
+                            change_user("u-2", renamed),
+                            change_user("u-9", renamed),
+                            change_user("u-3", renamed),
+                            change_user("u-4", Object{{"active", Value(false)}}, OpKind::disable),
+                            change_user("u-5", {}, OpKind::remove),
+                            change_user("u-6", {}, OpKind::remove)};
+  auto r = f.apply(ops);
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    INFO(ops[i].target_id);
+    if (ops[i].target_id == "u-9") {
+      CHECK_FALSE(r[i].ok);
+      CHECK(r[i].error == "users.update (batch item 2): no user u-9");
+    } else {
+      CHECK(r[i].ok);
+      CHECK(r[i].target_id == ops[i].target_id);
+    }
+  }
+  std::vector<std::string> sent;
+  for (const auto& x : server.requests()) sent.push_back(x.method + " " + x.path + " " + x.body);
+  CHECK(sent == std::vector<std::string>{
+                    R"(PATCH /users/bulk {"users":[{"id":"u-1","name":"new"},{"id":"u-2","name":"new"},{"id":"u-9","name":"new"}]})",
+                    R"(PATCH /users/bulk {"users":[{"id":"u-3","name":"new"}]})",
+                    R"(PATCH /users/bulk {"users":[{"id":"u-4","active":false}]})",
+                    R"(POST /users/bulk-delete {"ids":["u-5","u-6"]})"});
+  CHECK(users["u-3"].find("name")->as_string() == "new");
+  CHECK(users["u-4"].find("active")->as_bool() == false);
+  CHECK(users.count("u-5") == 0);
+  CHECK(users.count("u-6") == 0);
+
+  // A batch update whose answer is lost is sent again; a batch delete through
+  // POST is reported for each of its objects instead.
+  lose_next = true;
+  std::size_t before = server.requests().size();
+  r = f.apply({change_user("u-1", Object{{"name", Value("newer")}}), change_user("u-2", renamed)});
+  CHECK(r[0].ok);
+  CHECK(r[1].ok);
+  CHECK(users["u-1"].find("name")->as_string() == "newer");
+  CHECK(server.requests().size() == before + 2);
+  lose_next = true;
+  r = f.apply({change_user("u-1", {}, OpKind::remove), change_user("u-2", {}, OpKind::remove)});
+  CHECK_FALSE(r[0].ok);
+  CHECK_FALSE(r[1].ok);
+  CHECK_THAT(r[1].error, Catch::Contains("may have taken effect; not resent"));
+  CHECK(server.count("POST", "/users/bulk-delete") == 2);
 }
