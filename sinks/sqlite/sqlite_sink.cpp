@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <chrono>
@@ -150,6 +151,20 @@ class SqliteSink final : public Sink {
     open();
     for (const TargetSchema& ts : schema)
       for (const auto& [name, type] : ts.attributes) ensure_column(table(ts.type), name, type);
+    sqlite3_stmt* stmt = statement("empty\0" + members_table_,
+                                   [&] { return "SELECT 1 FROM " + quote(members_table_) + " LIMIT 1"; });
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail("reading " + members_table_);
+    end_read();
+    if (rc == SQLITE_DONE) {
+      exec("DROP INDEX IF EXISTS " + member_index());
+      member_index_deferred_ = true;  // see finish()
+    }
+    // Into an empty database every write appends and the engine matches in memory: the page
+    // cache would only hold pages nothing reads again, so it stays small until finish().
+    bulk_cache_ = is_empty(ObjectType::user) && is_empty(ObjectType::group);
+    if (bulk_cache_) exec("PRAGMA cache_size=-8192");
   }
 
   std::vector<std::string> find(ObjectType type, const std::string& attribute, const Value& value,
@@ -187,12 +202,34 @@ class SqliteSink final : public Sink {
   void apply(std::span<const Operation> ops, std::span<OpResult> results) override {
     open();
     end_read();
+    // Outside the batch's transaction: a rolled-back batch must not take the index with it.
+    if (member_index_deferred_ && std::any_of(ops.begin(), ops.end(), [](const Operation& op) {
+          return op.kind == OpKind::remove;
+        }))
+      finish();
     // Schema changes first, in their own transactions: a batch rolled back later must not
     // leave the known-column sets out of step with the file.
     for (const Operation& op : ops)
       for (const auto& [name, value] : op.attributes) ensure_column(table(op.type), name, type_of(value));
     now_ = utc_now();
     if (!run_batch(ops, results, false)) run_batch(ops, results, true);
+  }
+
+  // A first sync writes each group's members in member order, so the member index,
+  // ordered by member across all groups, took a random page per row: on a million
+  // memberships it outgrew the page cache and cost more than the rest of the groups'
+  // writes. Built once from the finished table it is a single sort.
+  void finish() override {
+    if (!db_) return;
+    end_read();
+    if (member_index_deferred_) {
+      exec("CREATE INDEX IF NOT EXISTS " + member_index() + " ON " + quote(members_table_) + " (\"member_id\")");
+      member_index_deferred_ = false;
+    }
+    if (bulk_cache_) {
+      exec("PRAGMA cache_size=-65536");
+      bulk_cache_ = false;
+    }
   }
 
   bool is_empty(ObjectType type) override {
@@ -235,6 +272,7 @@ class SqliteSink final : public Sink {
   };
 
   Table& table(ObjectType type) { return tables_[type == ObjectType::user ? 0 : 1]; }
+  std::string member_index() const { return quote("ix_" + members_table_ + "_member"); }
 
   [[noreturn]] void fail(const std::string& what) {
     throw Error(ErrorKind::connection, "sqlite database " + path_.string() + ": " + what + " failed: " +
@@ -299,9 +337,9 @@ class SqliteSink final : public Sink {
       exec("CREATE TABLE IF NOT EXISTS " + quote(members_table_) +
            " (\"group_id\" TEXT NOT NULL, \"member_id\" TEXT NOT NULL, PRIMARY KEY (\"group_id\", "
            "\"member_id\")) WITHOUT ROWID");
-      // Removing a user must drop its memberships without scanning every group.
-      exec("CREATE INDEX IF NOT EXISTS " + quote("ix_" + members_table_ + "_member") + " ON " +
-           quote(members_table_) + " (\"member_id\")");
+      // Removing a user must drop its memberships without scanning every group. (Also
+      // rebuilds the index after a first sync that deferred it and never reached finish().)
+      exec("CREATE INDEX IF NOT EXISTS " + member_index() + " ON " + quote(members_table_) + " (\"member_id\")");
     } catch (...) {
       statements_.clear();
       sqlite3_close_v2(db_);
@@ -531,6 +569,8 @@ class SqliteSink final : public Sink {
   fs::path path_;
   std::array<Table, 2> tables_;
   std::string members_table_;
+  bool member_index_deferred_ = false;  ///< dropped by prepare() on an empty members table
+  bool bulk_cache_ = false;             ///< a small page cache while loading an empty database
   std::int64_t busy_timeout_ms_ = 5000;
   std::string synchronous_;
   sqlite3* db_ = nullptr;

@@ -49,8 +49,14 @@ class FakeSink final : public Sink {
   int next_id = 1;
   int finds = 0;                    ///< find() calls
   bool knows_empty = true;          ///< answer is_empty() truthfully, else "unknown"
+  int finishes = 0;                 ///< finish() calls
+  std::size_t applied_at_finish = 0;  ///< log.size() at the last finish()
 
   void prepare(const std::vector<TargetSchema>&) override {}
+  void finish() override {
+    ++finishes;
+    applied_at_finish = log.size();
+  }
   bool is_empty(ObjectType type) override {
     if (!knows_empty) return false;
     for (const auto& [id, o] : objects)

@@ -429,3 +429,24 @@ TEST_CASE("one object twice in one batch is created once, and its second record 
     CHECK(ann == 1);
   }
 }
+
+TEST_CASE("the sink hears finish() once per run, after its last write, also when the read failed; a plan does not") {
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob"))};
+  h.run();
+  CHECK(h.sink.finishes == 1);
+  CHECK(h.sink.applied_at_finish == 2);
+  CHECK(h.sink.log.size() == 2);
+
+  h.source.changes = {user("u3", person("c@x.com", "Cy")), user("u4", person("d@x.com", "Di"))};
+  h.source.throw_after = 2;
+  CHECK(h.run().status == "Partial");
+  CHECK(h.sink.finishes == 2);
+  CHECK(h.sink.applied_at_finish == 4);
+
+  RunOptions plan;
+  plan.dry_run = true;
+  h.source.throw_after = -1;
+  h.run(plan);
+  CHECK(h.sink.finishes == 2);
+}

@@ -227,6 +227,55 @@ TEST_CASE("sqlite sink keeps group membership in the members table") {
   CHECK(db.one("SELECT count(*) FROM teams") == "0");
 }
 
+TEST_CASE("sqlite sink builds the member index of an empty members table once, at finish()") {
+  test::TempDir dir;
+  SqlitePlugin plugin;
+  auto member_index = [](const fs::path& path) {
+    return Db(path).column("SELECT name FROM sqlite_master WHERE name = 'ix_group_members_member'").size();
+  };
+  auto load_group = [&](Sink& sink) {
+    sink.prepare({{ObjectType::group, {{"name", TargetType::string}}}});
+    auto users = apply_ops(sink, {op(OpKind::create, ObjectType::user, "u1", "", {}),
+                                  op(OpKind::create, ObjectType::user, "u2", "", {})});
+    Operation create = op(OpKind::create, ObjectType::group, "g1", "", {{"name", "Ops"}});
+    create.members_add = {users[0].target_id, users[1].target_id};
+    REQUIRE(apply_ops(sink, {create})[0].ok);
+    return users;
+  };
+
+  fs::path path = dir / "finished.db";
+  {
+    auto sink = plugin.make(dir.path(), Object{{"path", path.string()}});
+    load_group(*sink);
+    CHECK(member_index(path) == 0);
+    sink->finish();
+    CHECK(member_index(path) == 1);
+  }
+
+  // A run that never reached finish(): the next prepare() builds it.
+  path = dir / "interrupted.db";
+  {
+    auto sink = plugin.make(dir.path(), Object{{"path", path.string()}});
+    load_group(*sink);
+  }
+  CHECK(member_index(path) == 0);
+  {
+    auto sink = plugin.make(dir.path(), Object{{"path", path.string()}});
+    sink->prepare({});
+    CHECK(member_index(path) == 1);
+  }
+
+  // A removal during the load needs the index: it is built before the batch.
+  path = dir / "removal.db";
+  {
+    auto sink = plugin.make(dir.path(), Object{{"path", path.string()}});
+    auto users = load_group(*sink);
+    REQUIRE(apply_ops(*sink, {op(OpKind::remove, ObjectType::user, "u1", users[0].target_id, {})})[0].ok);
+    CHECK(member_index(path) == 1);
+    CHECK(Db(path).one("SELECT count(*) FROM group_members") == "1");
+  }
+}
+
 TEST_CASE("sqlite sink reports a per-object failure and commits the rest of the batch") {
   test::TempDir dir;
   SqlitePlugin plugin;

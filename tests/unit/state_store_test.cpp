@@ -27,6 +27,24 @@ void exec(sqlite3* db, const char* sql) {
   REQUIRE(rc == SQLITE_OK);
 }
 
+/// The key indexes of a state store file, as an operator's shell lists them.
+std::vector<std::string> key_indexes(const std::filesystem::path& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "SELECT name FROM sqlite_master WHERE type = 'index' AND name IN "
+                             "('links_source', 'links_target') ORDER BY name",
+                             -1, &st, nullptr) == SQLITE_OK);
+  std::vector<std::string> names;
+  while (sqlite3_step(st) == SQLITE_ROW) names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return names;
+}
+
+const std::vector<std::string> kBothIndexes{"links_source", "links_target"};
+
 }  // namespace
 
 TEST_CASE("links are found by source and by target, per pipeline and object type") {
@@ -106,4 +124,48 @@ TEST_CASE("a version-1 state store is migrated with its links") {
   CHECK(s.source_for_target(ObjectType::user, "tgt-1") == "src-1");
   CHECK(s.cursor() == "delta-cursor");
   CHECK(s.max_link_rowid() == 7);
+}
+
+TEST_CASE("an empty store is loaded without its key indexes, which are rebuilt at the end or by the first lookup") {
+  TempDir dir;
+  const auto path = dir / "s.db";
+  {
+    StateStore s(path, "p");
+    REQUIRE(s.begin_bulk_load());
+    CHECK(key_indexes(path).empty());
+    s.begin();
+    s.write_link(ObjectType::user, "u1", link_to("t1"));
+    s.write_link(ObjectType::user, "u2", link_to("t2"));
+    s.commit();
+    s.end_bulk_load();
+    CHECK(key_indexes(path) == kBothIndexes);
+    CHECK(s.source_for_target(ObjectType::user, "t2") == "u2");
+    // Not empty any more: a second load keeps the indexes.
+    CHECK_FALSE(s.begin_bulk_load());
+    CHECK(key_indexes(path) == kBothIndexes);
+  }
+  {
+    // A lookup during the load (a duplicate in the read) ends it first.
+    StateStore s(dir / "t.db", "p");
+    REQUIRE(s.begin_bulk_load());
+    s.begin();
+    s.write_link(ObjectType::user, "u1", link_to("t1"));
+    CHECK(s.find_link(ObjectType::user, "u1")->target_id == "t1");
+    s.commit();
+    CHECK(key_indexes(dir / "t.db") == kBothIndexes);
+  }
+  {
+    // A run that died during its load: the next open rebuilds the indexes.
+    {
+      StateStore s(dir / "u.db", "p");
+      REQUIRE(s.begin_bulk_load());
+      s.begin();
+      s.write_link(ObjectType::user, "u1", link_to("t1"));
+      s.commit();
+    }
+    CHECK(key_indexes(dir / "u.db").empty());
+    StateStore s(dir / "u.db", "p");
+    CHECK(key_indexes(dir / "u.db") == kBothIndexes);
+    CHECK(s.target_of(ObjectType::user, "u1") == "t1");
+  }
 }

@@ -82,6 +82,12 @@ class StateStore {
   /// Links whose target id is `target_id` (adoption checks).
   std::optional<std::string> source_for_target(ObjectType type, std::string_view target_id);
 
+  /// On a store with no links at all, drops the key indexes until
+  /// end_bulk_load() (or the first lookup by key) rebuilds them: a first sync
+  /// appends instead of updating random index pages. False: not empty.
+  bool begin_bulk_load();
+  void end_bulk_load();
+
   // Batch writes: call between begin() and commit().
   void begin();
   /// A read transaction: many lookups under one lock instead of one each.
@@ -135,6 +141,7 @@ class StateStore {
   sqlite3* db_ = nullptr;
   sqlite3* journal_ = nullptr;  ///< intents: committed independently of db_'s open transaction
   int lock_fd_ = -1;
+  bool bulk_ = false;  ///< the key indexes are dropped (begin_bulk_load)
   struct Statements;
   std::unique_ptr<Statements> st_;
 };

@@ -131,6 +131,7 @@ class Engine final : public Emitter {
       // references through the store, so they stay in step.
       if (t == ObjectType::user) pipelined_ = !options_.dry_run && !references;
     }
+    if (!options_.dry_run && (fresh_[0] || fresh_[1])) state_.begin_bulk_load();
   }
 
   void emit(Change&& change) override {
@@ -227,6 +228,7 @@ class Engine final : public Emitter {
   void finish() {
     flush();
     drain();
+    if (!options_.dry_run) state_.end_bulk_load();
   }
 
   /// Waits for the worker, then commits the store's window.
@@ -950,10 +952,12 @@ RunReport Runner::run(const RunOptions& options) {
     } else if (!result.complete) {
       report.note += std::string(report.note.empty() ? "" : "; ") + "the read was incomplete: nothing was removed";
     }
+    if (!options.dry_run) sink_.finish();
   } catch (const Error& e) {
     // What the sink already holds must be linked before the run row closes.
     try {
       engine.commit_all();
+      if (!options.dry_run) sink_.finish();
     } catch (const Error&) {
     }
     report.error = redactor_.redact(e.what());

@@ -13,7 +13,8 @@
 //   1. factory(context)   config already validated against `schema`, defaults
 //                         applied and secret references resolved; no I/O yet
 //                         is expected, but constructors may throw Error(config).
-//   2. Source::read  or  Sink::prepare, then Sink::find / Sink::apply per batch.
+//   2. Source::read  or  Sink::prepare, then Sink::find / Sink::apply per batch,
+//                         then Sink::finish once the run's last apply returned.
 //   3. destructor         release connections.
 #pragma once
 
@@ -34,7 +35,7 @@
 
 namespace dirsync {
 
-inline constexpr std::uint32_t kAbiVersion = 2;
+inline constexpr std::uint32_t kAbiVersion = 3;
 
 // ---------------------------------------------------------------- config ---
 
@@ -210,6 +211,11 @@ class Sink {
     (void)type;
     return false;
   }
+  /// After a run's last apply, whether the run succeeded or not (not after
+  /// a dry run): the place to build what a bulk load deferred, such as an
+  /// index whose maintenance row by row costs more than one build at the end.
+  /// The next run's prepare() must cope with a finish() that never came.
+  virtual void finish() {}
 };
 
 // ------------------------------------------------------------ descriptor ---
