@@ -389,6 +389,30 @@ TEST_CASE("a persistent 401 is returned after exactly one refresh") {
   CHECK(server.count() == 4);  // token, api, token, api
 }
 
+TEST_CASE("a refreshed token that worked, then expired before this request's resend, is refreshed again") {
+  // t0 has expired; t1, fetched for this request's resend, answers another
+  // connection first and expires before the resend arrives; t2 works.
+  int token_requests = 0;
+  TokenProvider* provider = nullptr;
+  ScriptedServer server([&](int, Poco::Net::HTTPServerRequest& req, auto& resp) {
+    std::string auth = req.get("Authorization", "");
+    if (req.getURI() == "/token") {
+      reply(resp, 200, R"({"expires_in":3600,"access_token":"t)" + std::to_string(token_requests++) + "\"}");
+    } else if (auth == "Bearer t2") {
+      reply(resp, 200, R"({"value":[]})");
+    } else {
+      if (auth == "Bearer t1") provider->accepted("t1");  // the other connection's answer
+      reply(resp, 401, "{}");
+    }
+  });
+  Client client;
+  TokenProvider tokens(client_secret_grant(server.url("/token"), "a", "b", "c"), client);
+  provider = &tokens;
+  AuthorizedClient api(client, tokens);
+  CHECK(api.send({"GET", server.url("/users"), {}, {}}).status == 200);
+  CHECK(tokens.acquisitions() == 3);
+}
+
 TEST_CASE("RS256 JWTs verify with the public key and x5t is a SHA-1 thumbprint") {
   Poco::Crypto::RSAKey key(Poco::Crypto::RSAKey::KL_2048, Poco::Crypto::RSAKey::EXP_LARGE);
   std::ostringstream pub, priv;

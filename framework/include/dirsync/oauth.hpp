@@ -73,6 +73,10 @@ class TokenProvider {
   std::string token();
   /// Forgets the cached token (after the API answered 401).
   void invalidate(const std::string& rejected);
+  /// The API answered a request that carried `token`.
+  void accepted(const std::string& token);
+  /// Whether the API ever answered a request carrying `token`.
+  bool was_accepted(const std::string& token);
   std::size_t acquisitions() const { return acquisitions_; }
 
  private:
@@ -81,6 +85,7 @@ class TokenProvider {
   std::chrono::seconds margin_;
   std::mutex mutex_;
   std::string token_;
+  std::string accepted_;  ///< the newest token the API answered to
   std::chrono::system_clock::time_point refresh_at_{};
   std::size_t acquisitions_ = 0;
 };
@@ -89,7 +94,9 @@ class AuthorizedClient {
  public:
   AuthorizedClient(Client& client, TokenProvider& tokens) : client_(client), tokens_(tokens) {}
   /// Sends with `Authorization: Bearer`, retrying per the client's policy;
-  /// on 401 refreshes the token once and resends.
+  /// on 401 refreshes the token and resends. A fresh token refused too is an
+  /// answer (bad credentials or consent); a token that had worked and is now
+  /// refused has expired in flight, and is replaced again (a few times at most).
   Response send(Request request);
   Client& client() { return client_; }
 

@@ -245,13 +245,31 @@ void TokenProvider::invalidate(const std::string& rejected) {
   if (token_ == rejected) token_.clear();
 }
 
+void TokenProvider::accepted(const std::string& token) {
+  std::lock_guard lock(mutex_);
+  if (accepted_ != token) accepted_ = token;
+}
+
+bool TokenProvider::was_accepted(const std::string& token) {
+  std::lock_guard lock(mutex_);
+  return accepted_ == token;
+}
+
+// Requests on other connections share the token: one refreshed for this
+// request may be used, and expire, before this request's resend reaches the
+// API (the Google simulator's revoke_every under load did exactly that).
 Response AuthorizedClient::send(Request request) {
+  constexpr int kRounds = 4;
   request.headers.emplace_back("Authorization", std::string());
   for (int round = 0;; ++round) {
     std::string token = tokens_.token();
     request.headers.back().second = "Bearer " + token;
     Response resp = client_.send(request);
-    if (resp.status != 401 || round == 1) return resp;
+    if (resp.status != 401) {
+      tokens_.accepted(token);
+      return resp;
+    }
+    if (round + 1 == kRounds || (round >= 1 && !tokens_.was_accepted(token))) return resp;
     tokens_.invalidate(token);
   }
 }
