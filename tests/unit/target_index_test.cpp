@@ -50,3 +50,32 @@ TEST_CASE("target index: every entry survives growth, empty and long ids include
   CHECK_FALSE(index.find(ObjectType::user, "long"));
   CHECK_FALSE(index.find(ObjectType::user, "user-" + std::to_string(n)));
 }
+
+TEST_CASE("target index: lowercase UUIDs are packed and come back as they went in; other ids are kept as they are") {
+  TargetIndex index;
+  const std::string uuid = "0190f3a2-7b1c-7d2e-8f30-a1b2c3d4e5f6";
+  const std::string upper = "0190F3A2-7B1C-7D2E-8F30-A1B2C3D4E5F6";     // not packed: case is kept
+  const std::string almost = "0190f3a2-7b1c-7d2e-8f30-a1b2c3d4e5fg";    // not hex
+  const std::string dashes = "0190f3a27-b1c-7d2e-8f30-a1b2c3d4e5f6";    // dash in the wrong place
+  index.put(ObjectType::user, "a", uuid);
+  index.put(ObjectType::user, "b", upper);
+  index.put(ObjectType::user, "c", almost);
+  index.put(ObjectType::user, "d", dashes);
+  CHECK(std::string(*index.find(ObjectType::user, "a")) == uuid);
+  CHECK(std::string(*index.find(ObjectType::user, "b")) == upper);
+  CHECK(std::string(*index.find(ObjectType::user, "c")) == almost);
+  CHECK(std::string(*index.find(ObjectType::user, "d")) == dashes);
+  // Putting the same target again is a no-op, a different one replaces it.
+  index.put(ObjectType::user, "a", uuid);
+  CHECK(std::string(*index.find(ObjectType::user, "a")) == uuid);
+  index.put(ObjectType::user, "a", upper);
+  CHECK(std::string(*index.find(ObjectType::user, "a")) == upper);
+}
+
+TEST_CASE("target index: entries across many arena chunks") {
+  TargetIndex index;
+  const int n = 200'000;  // about 4 MB of ids of 20 bytes: several 1 MB chunks
+  auto target = [](int i) { return "target-" + std::string(6, char('a' + i % 26)) + std::to_string(i); };
+  for (int i = 0; i < n; ++i) index.put(ObjectType::group, "g" + std::to_string(i), target(i));
+  for (int i = 0; i < n; ++i) REQUIRE(std::string(*index.find(ObjectType::group, "g" + std::to_string(i))) == target(i));
+}

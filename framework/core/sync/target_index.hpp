@@ -17,6 +17,7 @@
 #include <dirsync/record.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,7 +42,7 @@ class TargetIndex {
   struct Slot {
     std::uint64_t key = 0;     ///< 0: empty
     std::uint32_t check = 0;
-    std::uint32_t offset = 0;  ///< into arena_: a 2-byte length, then the bytes; kErased when forgotten
+    std::uint32_t offset = 0;  ///< chunk * kChunk + position: a 2-byte length (kUuid: 16 packed bytes), then the bytes; kErased when forgotten
   };
   static constexpr std::uint32_t kErased = 0xffffffffu;
 
@@ -53,9 +54,15 @@ class TargetIndex {
   /// The slot holding `h`, or the empty slot where it would go.
   std::size_t probe(const Hashes& h) const;
   void grow();
+  /// The target id at `offset` (decoded into `decoded_` when packed).
+  std::string_view entry(std::uint32_t offset) const;
+  std::uint32_t append(std::string_view target_id);
 
+  static constexpr std::size_t kChunk = 1 << 20;
   std::vector<Slot> slots_;
-  std::string arena_;
+  std::vector<std::unique_ptr<char[]>> chunks_;  ///< the arena
+  std::size_t used_ = 0;                          ///< bytes used in the last chunk
+  mutable std::string decoded_;
   std::size_t size_ = 0;
 };
 
