@@ -151,13 +151,7 @@ class SqliteSink final : public Sink {
     open();
     for (const TargetSchema& ts : schema)
       for (const auto& [name, type] : ts.attributes) ensure_column(table(ts.type), name, type);
-    sqlite3_stmt* stmt = statement("empty\0" + members_table_,
-                                   [&] { return "SELECT 1 FROM " + quote(members_table_) + " LIMIT 1"; });
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail("reading " + members_table_);
-    end_read();
-    if (rc == SQLITE_DONE) {
+    if (table_is_empty(members_table_)) {
       exec("DROP INDEX IF EXISTS " + member_index());
       member_index_deferred_ = true;  // see finish()
     }
@@ -223,7 +217,7 @@ class SqliteSink final : public Sink {
     if (!db_) return;
     end_read();
     if (member_index_deferred_) {
-      exec("CREATE INDEX IF NOT EXISTS " + member_index() + " ON " + quote(members_table_) + " (\"member_id\")");
+      create_member_index();
       member_index_deferred_ = false;
     }
     if (bulk_cache_) {
@@ -234,13 +228,7 @@ class SqliteSink final : public Sink {
 
   bool is_empty(ObjectType type) override {
     open();
-    end_read();
-    const Table& t = table(type);
-    sqlite3_stmt* stmt = statement("empty\0" + t.name, [&] { return "SELECT 1 FROM " + quote(t.name) + " LIMIT 1"; });
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail("reading " + t.name);
-    return rc == SQLITE_DONE;
+    return table_is_empty(table(type).name);
   }
 
   std::vector<std::string> test_connection() override {
@@ -273,6 +261,19 @@ class SqliteSink final : public Sink {
 
   Table& table(ObjectType type) { return tables_[type == ObjectType::user ? 0 : 1]; }
   std::string member_index() const { return quote("ix_" + members_table_ + "_member"); }
+  // Removing a user must drop its memberships without scanning every group.
+  void create_member_index() {
+    exec("CREATE INDEX IF NOT EXISTS " + member_index() + " ON " + quote(members_table_) + " (\"member_id\")");
+  }
+
+  bool table_is_empty(const std::string& name) {
+    end_read();
+    sqlite3_stmt* stmt = statement("empty " + name, [&] { return "SELECT 1 FROM " + quote(name) + " LIMIT 1"; });
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail("reading " + name);
+    return rc == SQLITE_DONE;
+  }
 
   [[noreturn]] void fail(const std::string& what) {
     throw Error(ErrorKind::connection, "sqlite database " + path_.string() + ": " + what + " failed: " +
@@ -337,9 +338,8 @@ class SqliteSink final : public Sink {
       exec("CREATE TABLE IF NOT EXISTS " + quote(members_table_) +
            " (\"group_id\" TEXT NOT NULL, \"member_id\" TEXT NOT NULL, PRIMARY KEY (\"group_id\", "
            "\"member_id\")) WITHOUT ROWID");
-      // Removing a user must drop its memberships without scanning every group. (Also
-      // rebuilds the index after a first sync that deferred it and never reached finish().)
-      exec("CREATE INDEX IF NOT EXISTS " + member_index() + " ON " + quote(members_table_) + " (\"member_id\")");
+      // Also rebuilds the index after a first sync that deferred it and never reached finish().
+      create_member_index();
     } catch (...) {
       statements_.clear();
       sqlite3_close_v2(db_);
