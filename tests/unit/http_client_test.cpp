@@ -134,6 +134,16 @@ ClientOptions fake_options(FakeClock& clock) {
 
 }  // namespace
 
+TEST_CASE("a URL with no path is requested as /, a bare query as /?query") {
+  ScriptedServer server([](int, auto&, auto& resp) { reply(resp, 200, "{}"); });
+  Client client;
+  CHECK(client.send({"GET", server.url(""), {}, {}}).status == 200);
+  CHECK(client.send({"GET", server.url("?a=1"), {}, {}}).status == 200);
+  REQUIRE(server.count() == 2);
+  CHECK(server.seen()[0].uri == "/");
+  CHECK(server.seen()[1].uri == "/?a=1");
+}
+
 TEST_CASE("a GET sends the path and query verbatim and returns status, headers and body") {
   ScriptedServer server([](int, auto&, auto& resp) {
     resp.set("X-Thing", "42");
