@@ -169,3 +169,39 @@ TEST_CASE("an empty store is loaded without its key indexes, which are rebuilt a
     CHECK(s.target_of(ObjectType::user, "u1") == "t1");
   }
 }
+
+TEST_CASE("for_each_link with a filter reads only the wanted rows, in rowid order, of its type and pipeline") {
+  TempDir dir;
+  StateStore a(dir / "s.db", "a");
+  StateStore b(dir / "s.db", "b");
+  a.begin();
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(a.put_link(ObjectType::user, "u" + std::to_string(i), link_to("t" + std::to_string(i))));
+  a.put_link(ObjectType::group, "g", link_to("tg"));
+  a.commit();
+  b.begin();
+  b.put_link(ObjectType::user, "u0", link_to("other"));
+  b.commit();
+
+  std::vector<std::int64_t> asked;
+  std::vector<std::string> got;
+  a.for_each_link(
+      ObjectType::user, [&](std::int64_t rowid, std::string source_id, Link link) {
+        CHECK(link.rowid == rowid);
+        got.push_back(source_id + "=" + link.target_id);
+      },
+      [&](std::int64_t rowid) {
+        asked.push_back(rowid);
+        return rowid % 3 == 0;
+      });
+  CHECK(asked == ids);  // every user row of pipeline a, once, in order; no group, nothing of b
+  std::vector<std::string> expected;
+  for (int i = 0; i < 10; ++i)
+    if (ids[i] % 3 == 0) expected.push_back("u" + std::to_string(i) + "=t" + std::to_string(i));
+  CHECK(got == expected);
+
+  // Without a filter: every row of the type.
+  got.clear();
+  a.for_each_link(ObjectType::user, [&](std::int64_t, std::string source_id, Link) { got.push_back(source_id); });
+  CHECK(got.size() == 10);
+}

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <string>
 
 using dirsync::ObjectType;
@@ -78,4 +79,42 @@ TEST_CASE("target index: entries across many arena chunks") {
   auto target = [](int i) { return "target-" + std::string(6, char('a' + i % 26)) + std::to_string(i); };
   for (int i = 0; i < n; ++i) index.put(ObjectType::group, "g" + std::to_string(i), target(i));
   for (int i = 0; i < n; ++i) REQUIRE(std::string(*index.find(ObjectType::group, "g" + std::to_string(i))) == target(i));
+}
+
+TEST_CASE("target index: erased and replaced entries across the table's merges") {
+  // Enough entries for many merges of the pending entries into the sorted
+  // segments: entries erased before and after a merge stay gone, replaced
+  // ones answer the new target, and the rest are untouched.
+  TargetIndex index;
+  const int n = 150'000;
+  auto uuid = [](int i) {
+    char buf[37];
+    std::snprintf(buf, sizeof buf, "%08x-0000-4000-8000-%012x", i, i * 7);
+    return std::string(buf);
+  };
+  for (int i = 0; i < n; ++i) {
+    index.put(ObjectType::user, "u" + std::to_string(i), uuid(i));
+    if (i % 1000 == 999) index.erase(ObjectType::user, "u" + std::to_string(i - 500));  // long merged by now
+    if (i % 1000 == 998) index.erase(ObjectType::user, "u" + std::to_string(i));        // still pending
+  }
+  for (int i = 0; i < n; i += 10) index.put(ObjectType::user, "u" + std::to_string(i), "replaced-" + std::to_string(i));
+  for (int i = 499; i < n; i += 1000) index.put(ObjectType::user, "u" + std::to_string(i), uuid(i + 1));  // re-linked
+  for (int i = 0; i < n; ++i) {
+    auto t = index.find(ObjectType::user, "u" + std::to_string(i));
+    INFO(i);
+    if (i % 1000 == 998) {
+      REQUIRE_FALSE(t);
+    } else if (i % 10 == 0) {
+      REQUIRE(t);
+      REQUIRE(std::string(*t) == "replaced-" + std::to_string(i));
+    } else if (i % 1000 == 499) {
+      REQUIRE(t);
+      REQUIRE(std::string(*t) == uuid(i + 1));
+    } else {
+      REQUIRE(t);
+      REQUIRE(std::string(*t) == uuid(i));
+    }
+  }
+  CHECK(index.size() == std::size_t(n - n / 1000));
+  CHECK(index.complete());
 }

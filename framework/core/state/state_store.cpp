@@ -378,7 +378,7 @@ void StateStore::bind_key(sqlite3_stmt* st, ObjectType type, std::string_view id
 }
 
 std::optional<Link> StateStore::find_link(ObjectType type, std::string_view source_id) {
-  end_bulk_load();
+  interrupt_bulk_load();
   sqlite3_stmt* st = st_->find_link;
   Reset reset{st};
   bind_key(st, type, source_id);
@@ -387,7 +387,7 @@ std::optional<Link> StateStore::find_link(ObjectType type, std::string_view sour
 }
 
 std::optional<std::string> StateStore::target_of(ObjectType type, std::string_view source_id) {
-  end_bulk_load();
+  interrupt_bulk_load();
   sqlite3_stmt* st = st_->target_of;
   Reset reset{st};
   bind_key(st, type, source_id);
@@ -396,7 +396,7 @@ std::optional<std::string> StateStore::target_of(ObjectType type, std::string_vi
 }
 
 std::optional<std::string> StateStore::source_for_target(ObjectType type, std::string_view target_id) {
-  end_bulk_load();
+  interrupt_bulk_load();
   sqlite3_stmt* st = st_->source_for_target;
   Reset reset{st};
   bind_key(st, type, target_id);
@@ -422,10 +422,21 @@ bool StateStore::begin_bulk_load() {
   return true;
 }
 
+// The small cache stays for the rest of the run: what follows a first load
+// (deferred groups, the removal scan) reads little, and a full-size cache
+// would fill with megabyte group rows at the moment the run's own indexes are
+// largest. The next run opens the store with the full cache.
 void StateStore::end_bulk_load() {
   if (!bulk_) return;
   bulk_ = false;
   exec(kKeyIndexes);
+}
+
+// A lookup in the middle of a load: the run goes on looking up, with the
+// full cache.
+void StateStore::interrupt_bulk_load() {
+  if (!bulk_) return;
+  end_bulk_load();
   exec(kCacheSize);
 }
 
@@ -440,7 +451,7 @@ void StateStore::rollback() {
 // No UNIQUE constraint to upsert against (the key index is not unique), so
 // an insert is preceded by a probe of the key index, which is in the cache.
 std::int64_t StateStore::put_link(ObjectType type, std::string_view source_id, const Link& link) {
-  end_bulk_load();
+  interrupt_bulk_load();
   Link located = link;
   located.rowid = 0;
   {
@@ -476,7 +487,7 @@ std::int64_t StateStore::write_link(ObjectType type, std::string_view source_id,
 }
 
 void StateStore::delete_link(ObjectType type, std::string_view source_id) {
-  end_bulk_load();
+  interrupt_bulk_load();
   sqlite3_stmt* st = st_->delete_link;
   Reset reset{st};
   bind_key(st, type, source_id);
@@ -538,22 +549,40 @@ std::vector<std::string> StateStore::intents(ObjectType type) {
   return out;
 }
 
-void StateStore::for_each_link_impl(ObjectType type, const std::function<void(std::int64_t, std::string, Link)>& fn) {
-  sqlite3_stmt* st = prepare(
-      "SELECT source_id, id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled "
-      "FROM links WHERE pipeline = ?1 AND object_type = ?2 ORDER BY id");
+void StateStore::for_each_link_impl(ObjectType type, const std::function<void(std::int64_t, std::string, Link)>& fn,
+                                    const std::function<bool(std::int64_t)>& wanted) {
+  constexpr const char* kColumns =
+      "SELECT source_id, id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled FROM links ";
+  // Filtered: the rowids come from links_kind alone (a covering index), and
+  // only the wanted rows are read from the table.
+  const std::string scan = std::string(wanted ? "SELECT id FROM links " : kColumns) +
+                           "WHERE pipeline = ?1 AND object_type = ?2 ORDER BY id";
+  sqlite3_stmt* st = prepare(scan.c_str());
+  sqlite3_stmt* row = wanted ? prepare((std::string(kColumns) + "WHERE id = ?1").c_str()) : nullptr;
   bind_text(st, 1, pipeline_);
   sqlite3_bind_int(st, 2, static_cast<int>(type));
   try {
     while (sqlite3_step(st) == SQLITE_ROW) {
-      Link link = read_link(st, 1);
-      fn(link.rowid, column_text(st, 0), std::move(link));
+      if (!wanted) {
+        Link link = read_link(st, 1);
+        fn(link.rowid, column_text(st, 0), std::move(link));
+        continue;
+      }
+      const std::int64_t id = sqlite3_column_int64(st, 0);
+      if (!wanted(id)) continue;
+      Reset reset{row};
+      sqlite3_bind_int64(row, 1, id);
+      if (sqlite3_step(row) != SQLITE_ROW) continue;
+      Link link = read_link(row, 1);
+      fn(id, column_text(row, 0), std::move(link));
     }
   } catch (...) {
     sqlite3_finalize(st);
+    sqlite3_finalize(row);
     throw;
   }
   sqlite3_finalize(st);
+  sqlite3_finalize(row);
 }
 
 std::int64_t StateStore::count_links(ObjectType type) {

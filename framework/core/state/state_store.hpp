@@ -86,6 +86,8 @@ class StateStore {
   /// end_bulk_load() (or the first lookup by key) rebuilds them: a first sync
   /// appends instead of updating random index pages. False: not empty.
   bool begin_bulk_load();
+  /// The load is over: builds the key indexes; the small page cache of the
+  /// load stays until the store is opened again.
   void end_bulk_load();
 
   // Batch writes: call between begin() and commit().
@@ -113,9 +115,12 @@ class StateStore {
   /// Source ids of creations a crashed run may have left half-done.
   std::vector<std::string> intents(ObjectType type);
 
-  /// Calls `fn(rowid, source_id, link)` for each link of `type`, in rowid order.
+  /// Calls `fn(rowid, source_id, link)` for each link of `type`, in rowid
+  /// order; with `wanted`, only for the rowids it accepts, and the rows it
+  /// refuses are never read (a full read's removal pass scans the small
+  /// per-type index, not a million rows of source snapshots).
   template <typename Fn>
-  void for_each_link(ObjectType type, Fn&& fn);
+  void for_each_link(ObjectType type, Fn&& fn, const std::function<bool(std::int64_t)>& wanted = {});
   std::int64_t count_links(ObjectType type);
   bool has_links(ObjectType type);
   std::int64_t max_link_rowid();
@@ -134,23 +139,26 @@ class StateStore {
   Link read_link(sqlite3_stmt* st, int first_column);
   /// Binds ?1..?4 of a keyed lookup: key, pipeline, object type, id.
   void bind_key(sqlite3_stmt* st, ObjectType type, std::string_view id);
-  void for_each_link_impl(ObjectType type, const std::function<void(std::int64_t, std::string, Link)>& fn);
+  void for_each_link_impl(ObjectType type, const std::function<void(std::int64_t, std::string, Link)>& fn,
+                          const std::function<bool(std::int64_t)>& wanted);
 
   std::filesystem::path path_;
   std::string pipeline_;
   sqlite3* db_ = nullptr;
   sqlite3* journal_ = nullptr;  ///< intents: committed independently of db_'s open transaction
   int lock_fd_ = -1;
+  /// A lookup during a load: the indexes are built and the cache is full size again.
+  void interrupt_bulk_load();
   bool bulk_ = false;  ///< the key indexes are dropped (begin_bulk_load)
   struct Statements;
   std::unique_ptr<Statements> st_;
 };
 
 template <typename Fn>
-void StateStore::for_each_link(ObjectType type, Fn&& fn) {
-  for_each_link_impl(type, [&](std::int64_t rowid, std::string source_id, Link link) {
-    fn(rowid, std::move(source_id), std::move(link));
-  });
+void StateStore::for_each_link(ObjectType type, Fn&& fn, const std::function<bool(std::int64_t)>& wanted) {
+  for_each_link_impl(
+      type, [&](std::int64_t rowid, std::string source_id, Link link) { fn(rowid, std::move(source_id), std::move(link)); },
+      wanted);
 }
 
 }  // namespace dirsync

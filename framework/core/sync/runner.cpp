@@ -1,6 +1,7 @@
 #include "sync/runner.hpp"
 
 #include "sync/hash_set.hpp"
+#include "sync/fingerprint_set.hpp"
 #include "sync/target_index.hpp"
 #include "sync/written.hpp"
 
@@ -228,6 +229,12 @@ class Engine final : public Emitter {
   void finish() {
     flush();
     drain();
+    // The first-sync filters go before the store builds its indexes: a
+    // later decision (a deferred group) asks the store and the sink instead.
+    // The target index stays for the deferred groups' members.
+    created_values_ = FingerprintSet{};
+    decided_ids_ = FingerprintSet{};
+    fresh_ = {};
     if (!options_.dry_run) state_.end_bulk_load();
   }
 
@@ -251,12 +258,14 @@ class Engine final : public Emitter {
       const ObjectPolicy& policy = config_.policy(type);
       if (!policy.enabled || policy.on_missing == OnMissing::ignore) continue;
       total += state_.count_links(type);
-      state_.for_each_link(type, [&](std::int64_t rowid, std::string source_id, Link link) {
-        if (is_seen(rowid)) return;
-        if (policy.on_missing == OnMissing::disable && link.disabled) return;
-        if (policy.ownership == Ownership::created_by_pipeline && !link.created_by_pipeline) return;
-        missing.push_back({type, std::move(source_id), std::move(link), policy.on_missing});
-      });
+      state_.for_each_link(
+          type,
+          [&](std::int64_t, std::string source_id, Link link) {
+            if (policy.on_missing == OnMissing::disable && link.disabled) return;
+            if (policy.ownership == Ownership::created_by_pipeline && !link.created_by_pipeline) return;
+            missing.push_back({type, std::move(source_id), std::move(link), policy.on_missing});
+          },
+          [&](std::int64_t rowid) { return !is_seen(rowid); });
     }
     if (missing.empty()) return;
     const Safety& safety = config_.safety;
@@ -326,6 +335,10 @@ class Engine final : public Emitter {
     recount_ = true;
   }
 
+  /// After the read and its deferred groups: the target index is let go
+  /// before the removal pass scans the store, so that the two never add up.
+  void end_read() { targets_ = TargetIndex{}; }
+
   const Progress& progress() const { return progress_; }
 
  private:
@@ -370,7 +383,17 @@ class Engine final : public Emitter {
   /// This run's links first (the target index), then the store's.
   std::optional<std::string> target_of(ObjectType type, const std::string& source_id) {
     if (auto known = targets_.find(type, source_id)) return std::string(*known);
+    if (!store_may_know(type)) return std::nullopt;
     return state_.target_of(type, source_id);
+  }
+
+  /// Whether a miss in the target index must be asked of the store. On a
+  /// first sync every link of the type was made by this run and is in the
+  /// index: asking would only end the store's bulk load early (its indexes
+  /// built mid-run, its page cache back to full size while group rows of a
+  /// megabyte each go through it) to learn nothing.
+  bool store_may_know(ObjectType type) const {
+    return !fresh_[static_cast<std::size_t>(type)] || !targets_.complete();
   }
 
   /// What the target index learns from a decision whose link now holds.
@@ -409,8 +432,9 @@ class Engine final : public Emitter {
         out.emplace_back(*known);
         continue;
       }
-      auto target = state_.target_of(ObjectType::user, id);
-      if (!target) target = state_.target_of(ObjectType::group, id);
+      std::optional<std::string> target;
+      if (store_may_know(ObjectType::user)) target = state_.target_of(ObjectType::user, id);
+      if (!target && store_may_know(ObjectType::group)) target = state_.target_of(ObjectType::group, id);
       if (target) out.push_back(std::move(*target));
     }
     std::sort(out.begin(), out.end());
@@ -445,7 +469,7 @@ class Engine final : public Emitter {
     if (fresh_[static_cast<std::size_t>(rec.type)]) {
       // A first sync has only the links this run made: ask the store only
       // when this id was already decided once (a duplicate or a replay).
-      std::uint64_t key = HashSet64::hash(rec.id);
+      std::uint64_t key = HashSet64::hash(rec.id, std::uint64_t(rec.type) + 1);
       if (decided_ids_.contains(key)) {
         drain();
         d.link = state_.find_link(rec.type, rec.id);
@@ -840,7 +864,7 @@ class Engine final : public Emitter {
       }
       if (d.skipped && recount_) ++report_.counts.skipped;
       if (d.store_link) mark_seen(state_.write_link(rec.type, rec.id, d.next));
-      if (d.link) remember_target(d);
+      if (d.link || d.store_link) remember_target(d);
     }
     window_objects_ += batch.decisions.size();
     if (window_objects_ >= kWindow) close_window();
@@ -868,8 +892,8 @@ class Engine final : public Emitter {
   std::set<std::string> claimed_;  ///< SelectUniqueValue results of this run
   std::array<bool, 2> fresh_{};    ///< per object type: first sync into an empty target
   std::array<std::set<std::string>, 2> tracked_;  ///< target attributes whose created values are remembered
-  HashSet64 created_values_;       ///< hashes of (attribute, value) this run created, fresh types only
-  HashSet64 decided_ids_;          ///< hashes of source ids decided this run, fresh types only
+  FingerprintSet created_values_;  ///< (attribute, value) this run created, fresh types only
+  FingerprintSet decided_ids_;     ///< (type, source id) decided this run, fresh types only
   TargetIndex targets_;            ///< target ids of this run's links, for member and reference resolution
   bool track_targets_ = false;     ///< only when groups resolve members or mappings hold references
   bool pipelined_ = false;         ///< user batches are written by a worker while the next is decided
@@ -928,6 +952,7 @@ RunReport Runner::run(const RunOptions& options) {
       engine.finish();
       engine.resolve_deferred();
       engine.commit_all();
+      engine.end_read();
     } catch (const Error& e) {
       // What was read before the failure is still written; nothing is removed
       // and the cursor stays where it was.

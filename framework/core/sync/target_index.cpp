@@ -19,20 +19,10 @@ TargetIndex::Hashes TargetIndex::hashes(ObjectType type, std::string_view source
   b ^= b >> 31;
   b *= 0xbf58476d1ce4e5b9ull;
   b ^= b >> 29;
-  return {a ? a : 1, std::uint32_t(b >> 32)};
-}
-
-std::size_t TargetIndex::probe(const Hashes& h) const {
-  const std::size_t mask = slots_.size() - 1;
-  for (std::size_t i = h.key & mask;; i = (i + 1) & mask) {
-    const Slot& s = slots_[i];
-    if (s.key == 0 || (s.key == h.key && s.check == h.check)) return i;
-  }
+  return {std::uint16_t(b >> 48), (a | 2) & ~std::uint64_t(1)};
 }
 
 namespace {
-
-constexpr std::uint16_t kUuid = 0xffff;  ///< length field of an entry stored as 16 UUID bytes
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -70,74 +60,69 @@ void unpack_uuid(const char* in, std::string& out) {
 
 }  // namespace
 
-std::string_view TargetIndex::entry(std::uint32_t offset) const {
+std::string_view TargetIndex::target(const Entry& e) const {
+  if (e.check & 1) {
+    unpack_uuid(e.bytes, decoded_);
+    return decoded_;
+  }
+  std::uint32_t offset;
+  std::memcpy(&offset, e.bytes, sizeof offset);
   const char* at = chunks_[offset / kChunk].get() + offset % kChunk;
-  std::uint16_t length = std::uint16_t(std::uint8_t(at[0]) | std::uint8_t(at[1]) << 8);
-  if (length != kUuid) return {at + 2, length};
-  unpack_uuid(at + 2, decoded_);
-  return decoded_;
+  return {at + 2, std::size_t(std::uint8_t(at[0]) | std::uint8_t(at[1]) << 8)};
 }
 
-std::uint32_t TargetIndex::append(std::string_view target_id) {
-  char packed[16];
-  const bool uuid = pack_uuid(target_id, packed);
-  const std::size_t size = 2 + (uuid ? 16 : target_id.size());
+bool TargetIndex::store(Entry& e, std::uint64_t check, std::string_view target_id) {
+  if (pack_uuid(target_id, e.bytes)) {
+    e.check = check | 1;
+    return true;
+  }
+  // Ids too long for the length field (or a chunk), or an arena past 4 GB,
+  // are left to the state store: correct, only slower.
+  const std::size_t size = 2 + target_id.size();
+  if (target_id.size() > 0xffff || (chunks_.size() + 1) * kChunk > 0xffffffffu) return false;
   // An entry never straddles two chunks: a new chunk starts where one would not fit.
   if (chunks_.empty() || used_ + size > kChunk) {
     chunks_.push_back(std::make_unique<char[]>(kChunk));
     used_ = 0;
   }
   char* at = chunks_.back().get() + used_;
-  const std::uint16_t length = uuid ? kUuid : std::uint16_t(target_id.size());
-  at[0] = char(length & 0xff);
-  at[1] = char(length >> 8);
-  std::memcpy(at + 2, uuid ? packed : target_id.data(), size - 2);
+  at[0] = char(target_id.size() & 0xff);
+  at[1] = char(target_id.size() >> 8);
+  std::memcpy(at + 2, target_id.data(), target_id.size());
   const std::uint32_t offset = std::uint32_t((chunks_.size() - 1) * kChunk + used_);
   used_ += size;
-  return offset;
+  std::memcpy(e.bytes, &offset, sizeof offset);
+  e.check = check;
+  return true;
 }
 
 void TargetIndex::put(ObjectType type, std::string_view source_id, std::string_view target_id) {
-  // Ids too long for the length field (or a chunk), or an index past 4 GB, are
-  // left to the state store: correct, only slower.
-  if (target_id.size() >= kUuid || (chunks_.size() + 1) * kChunk >= kErased) return;
-  if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-  Hashes h = hashes(type, source_id);
-  Slot& s = slots_[probe(h)];
-  if (s.key == 0) {
-    s.key = h.key;
-    s.check = h.check;
-    ++size_;
-  } else if (s.offset != kErased && entry(s.offset) == target_id) {
+  const Hashes h = hashes(type, source_id);
+  if (Entry* e = table_.find(h.bucket, h.check)) {
+    if (target(*e) == target_id) return;
+    if (store(*e, h.check, target_id)) return;
+    table_.erase(h.bucket, h.check);
+    complete_ = false;
     return;
   }
-  s.offset = append(target_id);
+  Entry fresh{};
+  if (!store(fresh, h.check, target_id)) {
+    complete_ = false;
+    return;
+  }
+  table_.insert(h.bucket, fresh);
 }
 
 void TargetIndex::erase(ObjectType type, std::string_view source_id) {
-  if (slots_.empty()) return;
-  Slot& s = slots_[probe(hashes(type, source_id))];
-  if (s.key != 0) s.offset = kErased;
+  const Hashes h = hashes(type, source_id);
+  table_.erase(h.bucket, h.check);
 }
 
 std::optional<std::string_view> TargetIndex::find(ObjectType type, std::string_view source_id) const {
-  if (slots_.empty()) return std::nullopt;
-  const Slot& s = slots_[probe(hashes(type, source_id))];
-  if (s.key == 0 || s.offset == kErased) return std::nullopt;
-  return entry(s.offset);
-}
-
-void TargetIndex::grow() {
-  std::vector<Slot> old;
-  old.swap(slots_);
-  slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{});
-  const std::size_t mask = slots_.size() - 1;
-  for (const Slot& s : old) {
-    if (s.key == 0) continue;
-    std::size_t i = s.key & mask;
-    while (slots_[i].key != 0) i = (i + 1) & mask;
-    slots_[i] = s;
-  }
+  const Hashes h = hashes(type, source_id);
+  const Entry* e = table_.find(h.bucket, h.check);
+  if (!e) return std::nullopt;
+  return target(*e);
 }
 
 }  // namespace dirsync

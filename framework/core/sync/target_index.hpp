@@ -7,14 +7,18 @@
 // preads. The engine records here every link it writes or sees during the run,
 // and asks the store only for what is not here (objects this run did not read).
 //
-// Layout: one flat array of 16-byte slots (open addressing, linear probing) and
-// one arena of target id bytes; about 70 MB for a million users. A slot holds
-// two independent hashes of (type, source id), 96 bits in all: a false hit needs
-// both to collide, about 2^-56 over a million-by-million comparisons — rarer
-// than a UUID collision, which every sink already lives with.
+// Layout: 24-byte entries in a compact table (compact_table.hpp), placed by
+// the top 16 bits of one hash of (type, source id): a second, independent
+// 64-bit hash, and the target id as 16 packed bytes when it is a lowercase
+// UUID (what the sqlite sink and most APIs hand out), else the offset of its
+// bytes in an arena. 78 bits must agree for a false hit: about 2^-38 over a
+// million-by-million comparisons, rarer than a UUID collision, which every
+// sink already lives with. About 26 MB for a million users.
 #pragma once
 
 #include <dirsync/record.hpp>
+
+#include "sync/compact_table.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -36,34 +40,38 @@ class TargetIndex {
   /// lives until the next put().
   std::optional<std::string_view> find(ObjectType type, std::string_view source_id) const;
 
-  std::size_t size() const { return size_; }
+  std::size_t size() const { return table_.size(); }
+  /// False once a put() was left to the state store (an id too long for the
+  /// arena): a miss here then no longer means the run did not link the object.
+  bool complete() const { return complete_; }
 
  private:
-  struct Slot {
-    std::uint64_t key = 0;     ///< 0: empty
-    std::uint32_t check = 0;
-    std::uint32_t offset = 0;  ///< chunk * kChunk + position: a 2-byte length (kUuid: 16 packed bytes), then the bytes; kErased when forgotten
+  struct Entry {
+    std::uint64_t check;  ///< bit 1 always set (0 marks a dead entry); bit 0: `bytes` is a packed UUID, else an arena offset
+    char bytes[16];
   };
-  static constexpr std::uint32_t kErased = 0xffffffffu;
-
+  struct Traits {
+    static constexpr std::uint64_t kDead = 0;
+    static std::uint64_t tag(const Entry& e) { return e.check & ~std::uint64_t(1); }
+    static void kill(Entry& e) { e.check = kDead; }
+  };
   struct Hashes {
-    std::uint64_t key;
-    std::uint32_t check;
+    std::uint16_t bucket;
+    std::uint64_t check;  ///< bit 0 clear, bit 1 set
   };
   static Hashes hashes(ObjectType type, std::string_view source_id);
-  /// The slot holding `h`, or the empty slot where it would go.
-  std::size_t probe(const Hashes& h) const;
-  void grow();
-  /// The target id at `offset` (decoded into `decoded_` when packed).
-  std::string_view entry(std::uint32_t offset) const;
-  std::uint32_t append(std::string_view target_id);
+  /// The target id an entry holds (decoded into `decoded_` when packed).
+  std::string_view target(const Entry& e) const;
+  /// Fills `e` with `target_id`: packed in place, or appended to the arena.
+  /// False when the id cannot be kept (too long, or the arena is full).
+  bool store(Entry& e, std::uint64_t check, std::string_view target_id);
 
   static constexpr std::size_t kChunk = 1 << 20;
-  std::vector<Slot> slots_;
-  std::vector<std::unique_ptr<char[]>> chunks_;  ///< the arena
+  CompactTable<Entry, Traits> table_;
+  std::vector<std::unique_ptr<char[]>> chunks_;  ///< the arena: a 2-byte length, then the bytes
   std::size_t used_ = 0;                          ///< bytes used in the last chunk
   mutable std::string decoded_;
-  std::size_t size_ = 0;
+  bool complete_ = true;
 };
 
 }  // namespace dirsync
