@@ -40,8 +40,10 @@ TEST_CASE("target index: every entry survives growth, empty and long ids include
   const int n = 100'000;
   for (int i = 0; i < n; ++i) index.put(ObjectType::user, "user-" + std::to_string(i), "target-" + std::to_string(i));
   index.put(ObjectType::user, "", "empty-source-id");
+  CHECK(index.complete());
   index.put(ObjectType::user, "long", std::string(70'000, 'x'));  // longer than a 2-byte length: not kept
-  CHECK(index.size() == n + 1);
+  CHECK_FALSE(index.complete());  // a miss now sends the caller to the state store
+  CHECK(index.size() == n + 2);   // "long" stays known as decided
   for (int i = 0; i < n; ++i) {
     auto t = index.find(ObjectType::user, "user-" + std::to_string(i));
     REQUIRE(t);
@@ -116,5 +118,24 @@ TEST_CASE("target index: erased and replaced entries across the table's merges")
     }
   }
   CHECK(index.size() == std::size_t(n - n / 1000));
+  CHECK(index.complete());
+}
+
+TEST_CASE("target index: marked objects are decided but have no target until put") {
+  TargetIndex index;
+  CHECK_FALSE(index.mark(ObjectType::user, "u1"));  // first time
+  CHECK(index.mark(ObjectType::user, "u1"));        // a duplicate
+  CHECK_FALSE(index.find(ObjectType::user, "u1"));
+  CHECK_FALSE(index.mark(ObjectType::group, "u1"));  // another type, another object
+  index.put(ObjectType::user, "u1", "0190f3a2-7b1c-7d2e-8f30-a1b2c3d4e5f6");
+  CHECK(std::string(*index.find(ObjectType::user, "u1")) == "0190f3a2-7b1c-7d2e-8f30-a1b2c3d4e5f6");
+  CHECK(index.mark(ObjectType::user, "u1"));
+  index.put(ObjectType::user, "u2", "t-2");
+  CHECK(index.mark(ObjectType::user, "u2"));  // linked counts as decided
+  CHECK(std::string(*index.find(ObjectType::user, "u2")) == "t-2");
+  index.erase(ObjectType::user, "u1");  // its link dropped: neither decided nor linked
+  CHECK_FALSE(index.find(ObjectType::user, "u1"));
+  CHECK_FALSE(index.mark(ObjectType::user, "u1"));
+  CHECK(index.size() == 3);
   CHECK(index.complete());
 }

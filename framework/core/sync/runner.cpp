@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <set>
 
@@ -382,7 +383,7 @@ class Engine final : public Emitter {
 
   /// This run's links first (the target index), then the store's.
   std::optional<std::string> target_of(ObjectType type, const std::string& source_id) {
-    if (auto known = targets_.find(type, source_id)) return std::string(*known);
+    if (auto known = known_target(type, source_id)) return known;
     if (!store_may_know(type)) return std::nullopt;
     return state_.target_of(type, source_id);
   }
@@ -396,12 +397,35 @@ class Engine final : public Emitter {
     return !fresh_[static_cast<std::size_t>(type)] || !targets_.complete();
   }
 
-  /// What the target index learns from a decision whose link now holds.
+  /// What the target index learns from a decision whose link now holds. On
+  /// the store's worker while the engine decides the next users: the index
+  /// is shared under targets_mutex_.
   void remember_target(const Decision& d) {
     if (!track_targets_) return;
     const Record& rec = d.change.record;
+    std::lock_guard<std::mutex> lock(targets_mutex_);
     if (d.drop_link) targets_.erase(rec.type, rec.id);
     else if (!d.next.target_id.empty()) targets_.put(rec.type, rec.id, d.next.target_id);
+  }
+
+  std::optional<std::string> known_target(ObjectType type, const std::string& source_id) {
+    std::lock_guard<std::mutex> lock(targets_mutex_);
+    auto known = targets_.find(type, source_id);
+    return known ? std::optional<std::string>(*known) : std::nullopt;
+  }
+
+  /// Whether a first sync decided this object before (a duplicate in the
+  /// read, or a replay). With a target index, its entries answer; without
+  /// one, a set of fingerprints does.
+  bool decided_before(const Record& rec) {
+    if (track_targets_) {
+      std::lock_guard<std::mutex> lock(targets_mutex_);
+      return targets_.mark(rec.type, rec.id);
+    }
+    const std::uint64_t key = HashSet64::hash(rec.id, std::uint64_t(rec.type) + 1);
+    const bool seen = decided_ids_.contains(key);
+    decided_ids_.insert(key);
+    return seen;
   }
 
   /// Reference-typed targets hold source ids; the sink needs target ids.
@@ -426,10 +450,10 @@ class Engine final : public Emitter {
     for (const auto& id : source_ids) {
       // Both types in this run's index before either in the store: a nested
       // group's member is a group, and a store miss costs a read.
-      std::optional<std::string_view> known = targets_.find(ObjectType::user, id);
-      if (!known) known = targets_.find(ObjectType::group, id);
+      std::optional<std::string> known = known_target(ObjectType::user, id);
+      if (!known) known = known_target(ObjectType::group, id);
       if (known) {
-        out.emplace_back(*known);
+        out.push_back(std::move(*known));
         continue;
       }
       std::optional<std::string> target;
@@ -469,12 +493,10 @@ class Engine final : public Emitter {
     if (fresh_[static_cast<std::size_t>(rec.type)]) {
       // A first sync has only the links this run made: ask the store only
       // when this id was already decided once (a duplicate or a replay).
-      std::uint64_t key = HashSet64::hash(rec.id, std::uint64_t(rec.type) + 1);
-      if (decided_ids_.contains(key)) {
+      if (decided_before(rec)) {
         drain();
         d.link = state_.find_link(rec.type, rec.id);
       }
-      decided_ids_.insert(key);
     } else {
       d.link = state_.find_link(rec.type, rec.id);
     }
@@ -893,8 +915,9 @@ class Engine final : public Emitter {
   std::array<bool, 2> fresh_{};    ///< per object type: first sync into an empty target
   std::array<std::set<std::string>, 2> tracked_;  ///< target attributes whose created values are remembered
   FingerprintSet created_values_;  ///< (attribute, value) this run created, fresh types only
-  FingerprintSet decided_ids_;     ///< (type, source id) decided this run, fresh types only
-  TargetIndex targets_;            ///< target ids of this run's links, for member and reference resolution
+  FingerprintSet decided_ids_;     ///< (type, source id) decided this run, fresh types only, when no targets_
+  std::mutex targets_mutex_;
+  TargetIndex targets_;            ///< target ids of this run's links (and the first sync's decided ids)
   bool track_targets_ = false;     ///< only when groups resolve members or mappings hold references
   bool pipelined_ = false;         ///< user batches are written by a worker while the next is decided
   std::atomic<std::int64_t> written_{0};

@@ -67,6 +67,7 @@ std::string_view TargetIndex::target(const Entry& e) const {
   }
   std::uint32_t offset;
   std::memcpy(&offset, e.bytes, sizeof offset);
+  if (offset == kNone) return {};
   const char* at = chunks_[offset / kChunk].get() + offset % kChunk;
   return {at + 2, std::size_t(std::uint8_t(at[0]) | std::uint8_t(at[1]) << 8)};
 }
@@ -79,7 +80,7 @@ bool TargetIndex::store(Entry& e, std::uint64_t check, std::string_view target_i
   // Ids too long for the length field (or a chunk), or an arena past 4 GB,
   // are left to the state store: correct, only slower.
   const std::size_t size = 2 + target_id.size();
-  if (target_id.size() > 0xffff || (chunks_.size() + 1) * kChunk > 0xffffffffu) return false;
+  if (target_id.size() > 0xffff || (chunks_.size() + 1) * kChunk >= kNone) return false;
   // An entry never straddles two chunks: a new chunk starts where one would not fit.
   if (chunks_.empty() || used_ + size > kChunk) {
     chunks_.push_back(std::make_unique<char[]>(kChunk));
@@ -98,19 +99,36 @@ bool TargetIndex::store(Entry& e, std::uint64_t check, std::string_view target_i
 
 void TargetIndex::put(ObjectType type, std::string_view source_id, std::string_view target_id) {
   const Hashes h = hashes(type, source_id);
-  if (Entry* e = table_.find(h.bucket, h.check)) {
-    if (target(*e) == target_id) return;
-    if (store(*e, h.check, target_id)) return;
-    table_.erase(h.bucket, h.check);
-    complete_ = false;
-    return;
-  }
+  Entry* e = table_.find(h.bucket, h.check);
+  if (e && !is_marked(*e) && target(*e) == target_id) return;
   Entry fresh{};
-  if (!store(fresh, h.check, target_id)) {
+  Entry& into = e ? *e : fresh;
+  if (!store(into, h.check, target_id)) {
+    // Kept as marked (still decided this run); the store answers for it.
+    set_marked(into, h.check);
     complete_ = false;
-    return;
   }
+  if (!e) table_.insert(h.bucket, fresh);
+}
+
+bool TargetIndex::mark(ObjectType type, std::string_view source_id) {
+  const Hashes h = hashes(type, source_id);
+  if (table_.find(h.bucket, h.check)) return true;
+  Entry fresh{};
+  set_marked(fresh, h.check);
   table_.insert(h.bucket, fresh);
+  return false;
+}
+
+bool TargetIndex::is_marked(const Entry& e) {
+  std::uint32_t offset;
+  std::memcpy(&offset, e.bytes, sizeof offset);
+  return !(e.check & 1) && offset == kNone;
+}
+
+void TargetIndex::set_marked(Entry& e, std::uint64_t check) {
+  e.check = check;
+  std::memcpy(e.bytes, &kNone, sizeof kNone);
 }
 
 void TargetIndex::erase(ObjectType type, std::string_view source_id) {
@@ -121,7 +139,7 @@ void TargetIndex::erase(ObjectType type, std::string_view source_id) {
 std::optional<std::string_view> TargetIndex::find(ObjectType type, std::string_view source_id) const {
   const Hashes h = hashes(type, source_id);
   const Entry* e = table_.find(h.bucket, h.check);
-  if (!e) return std::nullopt;
+  if (!e || is_marked(*e)) return std::nullopt;
   return target(*e);
 }
 

@@ -33,11 +33,15 @@ class TargetIndex {
  public:
   /// Records (or replaces) the target of a source object.
   void put(ObjectType type, std::string_view source_id, std::string_view target_id);
+  /// Notes a source object as decided in this run, its target not known yet
+  /// (find() answers nullopt until a put()). True when it was noted or put
+  /// before: a first sync's duplicate check costs no set of its own.
+  bool mark(ObjectType type, std::string_view source_id);
   /// Forgets a source object: find() answers nullopt, and the caller's
   /// fallback (the state store) no longer has it either.
   void erase(ObjectType type, std::string_view source_id);
-  /// The target id; nullopt when this run did not record the object. The view
-  /// lives until the next put().
+  /// The target id; nullopt when this run did not record the object (or only
+  /// marked it). The view lives until the next put().
   std::optional<std::string_view> find(ObjectType type, std::string_view source_id) const;
 
   std::size_t size() const { return table_.size(); }
@@ -47,7 +51,7 @@ class TargetIndex {
 
  private:
   struct Entry {
-    std::uint64_t check;  ///< bit 1 always set (0 marks a dead entry); bit 0: `bytes` is a packed UUID, else an arena offset
+    std::uint64_t check;  ///< bit 1 always set (0 marks a dead entry); bit 0: `bytes` is a packed UUID, else an arena offset (kNone: marked only)
     char bytes[16];
   };
   struct Traits {
@@ -65,8 +69,11 @@ class TargetIndex {
   /// Fills `e` with `target_id`: packed in place, or appended to the arena.
   /// False when the id cannot be kept (too long, or the arena is full).
   bool store(Entry& e, std::uint64_t check, std::string_view target_id);
+  static bool is_marked(const Entry& e);
+  static void set_marked(Entry& e, std::uint64_t check);
 
   static constexpr std::size_t kChunk = 1 << 20;
+  static constexpr std::uint32_t kNone = 0xffffffffu;  ///< the arena offset of a marked entry
   CompactTable<Entry, Traits> table_;
   std::vector<std::unique_ptr<char[]>> chunks_;  ///< the arena: a 2-byte length, then the bytes
   std::size_t used_ = 0;                          ///< bytes used in the last chunk
