@@ -80,22 +80,27 @@ class CompactTable {
     return std::size_t(h ^ (h >> 29));
   }
 
+  /// A slot holds the entry's index plus one (zero: empty) and, above it, 32
+  /// bits of its mix: a probe past another entry rarely reads that entry.
   Entry* find_delta(std::uint16_t bucket, Tag tag) {
     if (slots_.empty()) return nullptr;
     const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = mix(bucket, tag) & mask; slots_[i]; i = (i + 1) & mask) {
-      Pending& p = delta_[slots_[i] - 1];
+    const std::size_t h = mix(bucket, tag);
+    const std::uint64_t check = std::uint64_t(h >> 32) << 32;
+    for (std::size_t i = h & mask; slots_[i]; i = (i + 1) & mask) {
+      if ((slots_[i] & ~kIndexMask) != check) continue;
+      Pending& p = delta_[(slots_[i] & kIndexMask) - 1];
       if (p.bucket == bucket && Traits::tag(p.entry) == tag) return &p.entry;
     }
     return nullptr;
   }
 
-  /// Slot of delta entry `index` (stored plus one: zero is empty).
   void place(std::uint32_t index, std::uint16_t bucket, Tag tag) {
     const std::size_t mask = slots_.size() - 1;
-    std::size_t i = mix(bucket, tag) & mask;
+    const std::size_t h = mix(bucket, tag);
+    std::size_t i = h & mask;
     while (slots_[i]) i = (i + 1) & mask;
-    slots_[i] = index + 1;
+    slots_[i] = (std::uint64_t(h >> 32) << 32) | (std::uint64_t(index) + 1);
   }
 
   void grow_index() {
@@ -131,7 +136,8 @@ class CompactTable {
 
   std::array<Segment, 16> segments_;
   std::vector<Pending> delta_;
-  std::vector<std::uint32_t> slots_;  ///< open addressing over delta_
+  static constexpr std::uint64_t kIndexMask = 0xffffffffu;
+  std::vector<std::uint64_t> slots_;  ///< open addressing over delta_
   std::size_t size_ = 0;
 };
 
