@@ -386,6 +386,23 @@ class GoogleSource final : public Source {
   /// `started`: objects were already emitted before this list.
   void pages(const std::string& base, const std::function<void(Value&&)>& process, bool prefetch,
              bool started) {
+    page_bodies(
+        base,
+        [&](std::string_view body) {
+          Value doc;
+          try {
+            doc = parse_json(body);
+          } catch (const Error& e) {
+            throw Error(ErrorKind::read, "google: malformed page from " + http::redact_url(base) + ": " + e.what());
+          }
+          process(std::move(doc));
+        },
+        prefetch, started);
+  }
+
+  /// The same, handing over each page's text.
+  void page_bodies(const std::string& base, const std::function<void(std::string_view)>& process, bool prefetch,
+                   bool started) {
     http::PageChain chain;
     chain.prefetch = prefetch;
     // Runs on the prefetch thread too: decides from the URL alone.
@@ -394,16 +411,7 @@ class GoogleSource final : public Source {
       std::string token = next_page_token(page.body);
       return token.empty() ? std::string() : base + "&pageToken=" + http::url_encode(token);
     };
-    chain.process = [&](http::Response&& page) {
-      Value doc;
-      try {
-        doc = parse_json(page.body);
-      } catch (const Error& e) {
-        throw Error(ErrorKind::read,
-                    "google: malformed page from " + http::redact_url(base) + ": " + e.what());
-      }
-      process(std::move(doc));
-    };
+    chain.process = [&](http::Response&& page) { process(page.body); };
     http::follow_pages(chain, base);
   }
 
@@ -468,24 +476,34 @@ class GoogleSource final : public Source {
                        "&projection=" + sh.projection + "&viewType=" + view_type_;
     if (!sh.mask.empty()) base += "&customFieldMask=" + http::url_encode(sh.mask);
     if (!query_.empty()) base += "&query=" + http::url_encode(query_);
+    // Only what the pipeline reads (and what the convenience attributes are
+    // made of) is parsed: the rest of each user resource is skipped unread.
+    std::function<bool(std::string_view)> keep;
+    if (!sh.keep.empty())
+      keep = [&](std::string_view key) { return key == "id" || sh.keep.count(std::string(key)) > 0; };
     std::size_t n = 0;
-    pages(
+    page_bodies(
         base,
-        [&](Value&& doc) {
-          Value* users = doc.is_object() ? doc.as_object().find("users") : nullptr;
-          if (!users) return;  // Google omits empty lists
-          if (!users->is_list())
-            throw Error(ErrorKind::read, "google: users.list page has a non-list 'users'");
-          for (Value& u : users->as_list()) {
-            if (!u.is_object()) continue;
-            Change c;
-            c.record.type = ObjectType::user;
-            c.record.id = text_of(u.as_object(), "id");
-            if (c.record.id.empty())
-              throw Error(ErrorKind::read, "google: users.list returned a user without id");
-            c.record.attributes = user_attributes(std::move(u.as_object()), sh);
-            out.emit(std::move(c));
-            ++n;
+        [&](std::string_view body) {
+          bool in_item = false;  // an error of the engine's is not a malformed page
+          try {
+            // Google omits an empty list.
+            parse_json_items(body, "users", keep, [&](Object&& u) {
+              in_item = true;
+              Change c;
+              c.record.type = ObjectType::user;
+              c.record.id = text_of(u, "id");
+              if (c.record.id.empty())
+                throw Error(ErrorKind::read, "google: users.list returned a user without id");
+              c.record.attributes = user_attributes(std::move(u), sh);
+              out.emit(std::move(c));
+              ++n;
+              in_item = false;
+            });
+          } catch (const Error& e) {
+            if (in_item || e.kind() != ErrorKind::input) throw;
+            throw Error(ErrorKind::read, "google: malformed users.list page from " + http::redact_url(base) + ": " +
+                                             e.what());
           }
         },
         prefetch_, false);

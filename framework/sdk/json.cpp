@@ -73,6 +73,35 @@ Value parse_json(std::string_view text) {
   }
 }
 
+void parse_json_items(std::string_view text, std::string_view list,
+                      const std::function<bool(std::string_view key)>& keep,
+                      const std::function<void(Object&&)>& item) {
+  simdjson::padded_string padded(text);
+  thread_local simdjson::ondemand::parser parser;
+  try {
+    simdjson::ondemand::document doc = parser.iterate(padded);
+    for (auto field : doc.get_object()) {
+      if (std::string_view(field.unescaped_key()) != list) continue;
+      simdjson::ondemand::value items = field.value();
+      if (items.type() != simdjson::ondemand::json_type::array)
+        throw Error(ErrorKind::input, "'" + std::string(list) + "' is not a list");
+      for (auto element : items.get_array()) {
+        simdjson::ondemand::value v = element.value();
+        if (v.type() != simdjson::ondemand::json_type::object) continue;
+        Object object;
+        for (auto f : v.get_object()) {
+          std::string_view key = f.unescaped_key();
+          if (keep && !keep(key)) continue;  // on-demand skips the value unread
+          object.set(std::string(key), from_ondemand(f.value(), 1));
+        }
+        item(std::move(object));
+      }
+    }
+  } catch (const simdjson::simdjson_error& e) {
+    throw Error(ErrorKind::input, std::string("malformed JSON: ") + e.what());
+  }
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   // Copy runs of characters that need no escape in one append: this is on the

@@ -32,3 +32,45 @@ TEST_CASE("deeply nested json is refused, not a stack overflow") {
   std::string ok = std::string(30, '[') + std::string(30, ']');
   CHECK(parse_json(ok).is_list());
 }
+
+TEST_CASE("parse_json_items: the items of a page's list, with only the kept keys") {
+  const std::string page = R"({"kind":"admin#directory#users","users":[
+      {"id":"1","primaryEmail":"a@example.com","name":{"givenName":"A","fullName":"A B"},"etag":"\"x\"",
+       "emails":[{"address":"a@example.com","primary":true}],"phones":[{"value":"+1"}]},
+      "not an object",
+      {"id":"2","primaryEmail":"b@example.com","suspended":true}
+    ],"nextPageToken":"t"})";
+  std::vector<Object> items;
+  parse_json_items(page, "users", [](std::string_view k) { return k == "id" || k == "name" || k == "suspended"; },
+                   [&](Object&& o) { items.push_back(std::move(o)); });
+  REQUIRE(items.size() == 2);
+  CHECK(items[0].size() == 2);
+  CHECK(items[0].find("id")->as_string() == "1");
+  CHECK(to_json(*items[0].find("name")) == R"({"givenName":"A","fullName":"A B"})");
+  CHECK_FALSE(items[0].find("primaryEmail"));
+  CHECK_FALSE(items[0].find("emails"));
+  CHECK(items[1].find("suspended")->as_bool());
+
+  items.clear();
+  parse_json_items(page, "users", {}, [&](Object&& o) { items.push_back(std::move(o)); });
+  REQUIRE(items.size() == 2);
+  CHECK(items[0].size() == 6);  // every key when nothing is filtered
+  CHECK(items[0].find("emails")->as_list().size() == 1);
+
+  int calls = 0;
+  parse_json_items(R"({"kind":"admin#directory#users","etag":"e"})", "users", {}, [&](Object&&) { ++calls; });
+  CHECK(calls == 0);  // Google omits an empty list
+
+  auto fails = [](const std::string& text) {
+    try {
+      parse_json_items(text, "users", {}, [](Object&&) {});
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::input);
+      return true;
+    }
+    return false;
+  };
+  CHECK(fails(R"({"users":{"id":"1"}})"));           // not a list
+  CHECK(fails(R"({"users":[{"id":"1","name":{)"));   // truncated
+  CHECK(fails(R"({"users":[{"id":"1")" + std::string(200, ']') + "}"));
+}

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -120,6 +121,17 @@ void append_json_string(std::string& out, std::string_view text);
 /// Parses JSON text into a Value. Throws dirsync::Error (kind `input`) with the
 /// byte offset on malformed input.
 Value parse_json(std::string_view text);
+
+/// A page of a list API, `{"<list>": [{...}, ...], ...}`, item by item: calls
+/// `item` with each object of the top-level array `list`, holding only the
+/// keys `keep` accepts (every key when `keep` is empty). What is not kept is
+/// skipped unparsed: a Google user resource carries dozens of fields a
+/// pipeline never reads. Other top-level keys and non-object items are
+/// ignored; an absent list is an empty one. Throws dirsync::Error (kind
+/// `input`) on malformed text or a `list` that is not an array.
+void parse_json_items(std::string_view text, std::string_view list,
+                      const std::function<bool(std::string_view key)>& keep,
+                      const std::function<void(Object&&)>& item);
 
 /// 64-bit FNV-1a over a value's canonical JSON with object keys sorted, so
 /// that attribute order never makes an unchanged object look changed.
