@@ -1,7 +1,7 @@
 #include "sync/runner.hpp"
 
-#include "sync/hash_set.hpp"
 #include "sync/fingerprint_set.hpp"
+#include "sync/hash_set.hpp"
 #include "sync/target_index.hpp"
 #include "sync/written.hpp"
 
@@ -13,8 +13,8 @@
 #include <cstdlib>
 #include <cmath>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <set>
 
 namespace dirsync {
