@@ -450,3 +450,34 @@ TEST_CASE("the sink hears finish() once per run, after its last write, also when
   h.run(plan);
   CHECK(h.sink.finishes == 2);
 }
+
+TEST_CASE("a first sync reading one object twice, in different batches, creates it once") {
+  // Its mail changed between the two sights, so matching cannot catch it:
+  // the target index does when groups resolve members, a set of
+  // fingerprints when they do not; either way the object is looked up in
+  // the store and updated, not created again.
+  for (bool members : {true, false}) {
+    std::string yaml = kPipeline;
+    if (!members) yaml.replace(yaml.find("safety:"), 0, "  members: false\n");
+    Harness h(yaml);
+    h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob")),
+                        user("u1", person("ann@x.com", "Ann Renamed")),
+                        group("g1", Object{{"displayName", Value("Sales")}}, {"u1", "u2"})};
+    RunOptions one_per_batch;
+    one_per_batch.batch_size = 1;
+    auto r = h.run(one_per_batch);
+    INFO("members: " << members);
+    CHECK(r.counts.failed == 0);
+    CHECK(r.counts.created == 3);  // u1, u2, g1
+    CHECK(r.counts.updated == 1);  // u1's second record
+    std::size_t users = 0;
+    const FakeObject* g = nullptr;
+    for (const auto& [id, o] : h.sink.objects) {
+      if (o.type == ObjectType::group) g = &o;
+      else ++users;
+    }
+    CHECK(users == 2);
+    REQUIRE(g);
+    CHECK(g->members.size() == (members ? 2u : 0u));
+  }
+}

@@ -398,8 +398,10 @@ class Engine final : public Emitter {
   /// index: asking would only end the store's bulk load early (its indexes
   /// built mid-run, its page cache back to full size while group rows of a
   /// megabyte each go through it) to learn nothing.
-  bool store_may_know(ObjectType type) const {
-    return !fresh_[static_cast<std::size_t>(type)] || !targets_.complete();
+  bool store_may_know(ObjectType type) {
+    if (!fresh_[static_cast<std::size_t>(type)]) return true;
+    std::lock_guard<std::mutex> lock(targets_mutex_);
+    return !targets_.complete();
   }
 
   /// What the target index learns from a decision whose link now holds. On
