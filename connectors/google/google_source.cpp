@@ -419,7 +419,7 @@ class GoogleSource final : public Source {
 
   struct UserShape {
     std::string projection = "basic", mask;
-    std::set<std::string> keep;  // top-level attributes to keep; empty = all
+    std::set<std::string, std::less<>> keep;  // top-level attributes to keep; empty = all (found by string_view)
     bool active = true, manager = true, employee_id = true;
   };
 
@@ -480,7 +480,7 @@ class GoogleSource final : public Source {
     // made of) is parsed: the rest of each user resource is skipped unread.
     std::function<bool(std::string_view)> keep;
     if (!sh.keep.empty())
-      keep = [&](std::string_view key) { return key == "id" || sh.keep.count(std::string(key)) > 0; };
+      keep = [&](std::string_view key) { return key == "id" || sh.keep.count(key) > 0; };
     std::size_t n = 0;
     page_bodies(
         base,
