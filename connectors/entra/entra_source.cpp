@@ -22,6 +22,7 @@
 #include <dirsync/plugin.hpp>
 
 #include <algorithm>
+#include <future>
 #include <set>
 
 namespace dirsync::entra {
@@ -270,11 +271,22 @@ class EntraSource final : public Source {
         std::vector<Change> groups;
         parse_page(body, ObjectType::group, ItemShape::object, false,
                    [&](Change&& c) { groups.push_back(std::move(c)); });
-        for (Change& g : groups) {
+        // The next group's members are fetched while this one is emitted: a
+        // group is decided and written in step (its members resolve through
+        // the store), so without this the engine waits for each members page.
+        // A std::async future waits in its destructor, so an emit that throws
+        // unwinds only after the fetch in flight let go of `this`.
+        auto fetch = [this](const std::string& id) {
+          return std::async(std::launch::async, [this, id] { return members(id); });
+        };
+        std::future<std::vector<std::string>> next;
+        if (!groups.empty()) next = fetch(groups.front().record.id);
+        for (std::size_t i = 0; i < groups.size(); ++i) {
           // Owned by this iteration, so a group's member list is freed once
           // emitted, whatever the emitter keeps.
-          Change group = std::move(g);
-          group.record.members = members(group.record.id);
+          Change group = std::move(groups[i]);
+          group.record.members = next.get();
+          if (i + 1 < groups.size()) next = fetch(groups[i + 1].record.id);
           out.emit(std::move(group));
         }
       });
@@ -291,14 +303,12 @@ class EntraSource final : public Source {
     std::string url = api_ + "/groups/" + http::url_encode(group_id) +
                       (transitive_ ? "/transitiveMembers" : "/members") + "?$select=id&$top=" +
                       std::to_string(page_size_);
-    // Most groups fit one page; a prefetch thread per group would cost more than it saves.
-    pages(
-        url, "GroupMember.Read.All", false,
-        [&](const std::string& body) {
-          parse_page(body, ObjectType::group, ItemShape::reference, false,
-                     [&](Change&& c) { ids.push_back(std::move(c.record.id)); });
-        },
-        nullptr, false);
+    // A one-page group starts no prefetch: follow_pages fetches ahead only
+    // when a page names a next one.
+    pages(url, "GroupMember.Read.All", false, [&](const std::string& body) {
+      parse_page(body, ObjectType::group, ItemShape::reference, false,
+                 [&](Change&& c) { ids.push_back(std::move(c.record.id)); });
+    });
     return ids;
   }
 

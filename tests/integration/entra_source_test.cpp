@@ -11,6 +11,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 
 using namespace dirsync;
 using dirsync::test::SimProcess;
@@ -157,6 +158,42 @@ TEST_CASE("a full read pages through users and groups, users first") {
   Value cursor = parse_json(result.cursor);
   CHECK(cursor.as_object().find("users")->as_string().find("$deltatoken=") != std::string::npos);
   CHECK(cursor.as_object().find("groups")->as_string().find("$deltatoken=") != std::string::npos);
+}
+
+TEST_CASE("each group arrives with all its members, fetched while the group before it is emitted") {
+  // 60 users over 3 groups: 20 members each, two pages of 10.
+  SimProcess sim({"--graph-users", "60", "--graph-groups", "3"});
+  Plugin p;
+  auto source = p.make(sim);
+  auto group_ids = ids(sim, "groups", 0, 3);
+  Collect out;
+  // Slow consumers: the next group's members are in flight meanwhile.
+  out.hook = [&](const Change& c) {
+    if (c.record.type == ObjectType::group) std::this_thread::yield();
+  };
+  source->read(full(), out);
+  auto groups = out.of(ObjectType::group);
+  REQUIRE(groups.size() == 3);
+  std::set<std::string> all;
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(groups[i]->record.id == group_ids[i]);
+    CHECK(groups[i]->record.members.size() == 20);
+    all.insert(groups[i]->record.members.begin(), groups[i]->record.members.end());
+  }
+  CHECK(all.size() == 60);
+
+  // Members that cannot be read stop the read before their group is emitted.
+  sim.admin("POST", "/_admin/graph/faults", R"({"deny":["GroupMember.Read.All"]})");
+  Collect denied;
+  try {
+    source->read(full(), denied);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::auth);
+    CHECK_THAT(e.what(), Catch::Contains("GroupMember.Read.All"));
+  }
+  CHECK(denied.of(ObjectType::user).size() == 60);
+  CHECK(denied.of(ObjectType::group).empty());
 }
 
 TEST_CASE("nested groups: direct members list the child group, transitive members flatten it") {

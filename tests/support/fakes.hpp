@@ -3,6 +3,7 @@
 
 #include <dirsync/plugin.hpp>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -51,6 +52,7 @@ class FakeSink final : public Sink {
   bool knows_empty = true;          ///< answer is_empty() truthfully, else "unknown"
   int finishes = 0;                 ///< finish() calls
   std::size_t applied_at_finish = 0;  ///< log.size() at the last finish()
+  std::function<void(const Operation&)> on_apply;  ///< called for each operation before it is applied
 
   void prepare(const std::vector<TargetSchema>&) override {}
   void finish() override {
@@ -82,6 +84,7 @@ class FakeSink final : public Sink {
   void apply(std::span<const Operation> ops, std::span<OpResult> results) override {
     for (std::size_t i = 0; i < ops.size(); ++i) {
       const Operation& op = ops[i];
+      if (on_apply) on_apply(op);
       log.push_back(op);
       if (fail_for.count(op.source_id)) {
         results[i] = {false, "", "constraint violation on " + op.source_id};

@@ -481,3 +481,39 @@ TEST_CASE("a first sync reading one object twice, in different batches, creates 
     CHECK(g->members.size() == (members ? 2u : 0u));
   }
 }
+
+TEST_CASE("a first sync decides a nested group again at the end without building the store's key indexes") {
+  // g1 lists g2 before g2 was read: g1 is deferred and decided once more
+  // after the read. Its link is read by rowid, so the store is still in its
+  // bulk load then, and builds its key indexes once, beside the sink's finish().
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann")),
+                      group("g1", Object{{"displayName", Value("Sales")}}, {"u1", "g2"}),
+                      group("g2", Object{{"displayName", Value("EMEA")}}, {"u1"})};
+  std::vector<bool> bulk_at_update;
+  h.sink.on_apply = [&](const Operation& op) {
+    if (op.kind == OpKind::update && op.source_id == "g1") bulk_at_update.push_back(h.state->bulk_loading());
+  };
+  auto r = h.run();
+  CHECK(r.status == "Success");
+  CHECK(r.counts.created == 3);
+  CHECK(bulk_at_update == std::vector<bool>{true});
+  CHECK_FALSE(h.state->bulk_loading());
+  const FakeObject* g1 = nullptr;
+  std::string g2_target;
+  for (const auto& [id, o] : h.sink.objects) {
+    if (o.type != ObjectType::group) continue;
+    if (o.attributes.find("name")->as_string() == "Sales") g1 = &o;
+    else g2_target = id;
+  }
+  REQUIRE(g1);
+  CHECK(g1->members.count(g2_target) == 1);
+  CHECK(g1->members.size() == 2);
+  // The links are found by key afterwards: the indexes were built.
+  REQUIRE(h.state->find_link(ObjectType::group, "g1"));
+  CHECK(h.state->find_link(ObjectType::group, "g1")->target_id != g2_target);
+  // And the next run writes nothing.
+  auto again = h.run();
+  CHECK(again.counts.updated == 0);
+  CHECK(again.counts.created == 0);
+}

@@ -153,6 +153,7 @@ void bind_text(sqlite3_stmt* st, int i, std::string_view text) {
 
 struct StateStore::Statements {
   sqlite3_stmt* find_link = nullptr;
+  sqlite3_stmt* link_at = nullptr;
   sqlite3_stmt* target_of = nullptr;
   sqlite3_stmt* link_id = nullptr;
   sqlite3_stmt* insert_link = nullptr;
@@ -219,6 +220,8 @@ StateStore::StateStore(const std::filesystem::path& path, std::string pipeline)
   st_->find_link = prepare(
       "SELECT id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled FROM links INDEXED BY links_source "
       "WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
+  st_->link_at = prepare(
+      "SELECT id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled FROM links WHERE id = ?1");
   st_->target_of = prepare(
       "SELECT target_id FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
   st_->link_id = prepare(
@@ -240,7 +243,7 @@ StateStore::StateStore(const std::filesystem::path& path, std::string pipeline)
 }
 
 StateStore::~StateStore() {
-  for (sqlite3_stmt* st : {st_->find_link, st_->target_of, st_->link_id, st_->insert_link, st_->update_link, st_->delete_link, st_->source_for_target, st_->add_error,
+  for (sqlite3_stmt* st : {st_->find_link, st_->link_at, st_->target_of, st_->link_id, st_->insert_link, st_->update_link, st_->delete_link, st_->source_for_target, st_->add_error,
                            st_->add_intent, st_->clear_intent})
     sqlite3_finalize(st);
   sqlite3_close(db_);
@@ -382,6 +385,14 @@ std::optional<Link> StateStore::find_link(ObjectType type, std::string_view sour
   sqlite3_stmt* st = st_->find_link;
   Reset reset{st};
   bind_key(st, type, source_id);
+  if (sqlite3_step(st) != SQLITE_ROW) return std::nullopt;
+  return read_link(st, 0);
+}
+
+std::optional<Link> StateStore::link_at(std::int64_t rowid) {
+  sqlite3_stmt* st = st_->link_at;
+  Reset reset{st};
+  sqlite3_bind_int64(st, 1, rowid);
   if (sqlite3_step(st) != SQLITE_ROW) return std::nullopt;
   return read_link(st, 0);
 }

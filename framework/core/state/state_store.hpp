@@ -76,6 +76,9 @@ class StateStore {
                   const std::string& config_hash);
 
   std::optional<Link> find_link(ObjectType type, std::string_view source_id);
+  /// The link in row `rowid` (as write_link() returned it): needs no key
+  /// index, so a bulk load goes on.
+  std::optional<Link> link_at(std::int64_t rowid);
   /// Just the target id of a link: member resolution asks this once per
   /// member and must not copy the stored snapshots.
   std::optional<std::string> target_of(ObjectType type, std::string_view source_id);
@@ -89,6 +92,8 @@ class StateStore {
   /// The load is over: builds the key indexes; the small page cache of the
   /// load stays until the store is opened again.
   void end_bulk_load();
+  /// Between begin_bulk_load() and the end of the load (or its interruption).
+  bool bulk_loading() const { return bulk_; }
 
   // Batch writes: call between begin() and commit().
   void begin();

@@ -92,6 +92,7 @@ struct Decision {
   bool drop_link = false;  ///< remove the link once the op succeeds
   bool intent = false;
   bool skipped = false;
+  bool deferred = false;   ///< a group with members not written yet: decided again at the end
   std::string error;       ///< decided as a per-object failure
 };
 
@@ -235,13 +236,13 @@ class Engine final : public Emitter {
   void finish() {
     flush();
     drain();
-    // The first-sync filters go before the store builds its indexes: a
-    // later decision (a deferred group) asks the store and the sink instead.
-    // The target index stays for the deferred groups' members.
+    // The first-sync filters go now: a later decision (a deferred group)
+    // asks the store and the sink instead. The target index stays for the
+    // deferred groups' members. The store's key indexes are built at the
+    // end of the run (finish_writes), or by the first lookup that needs them.
     created_values_ = FingerprintSet{};
     decided_ids_ = FingerprintSet{};
     fresh_ = {};
-    if (!options_.dry_run) state_.end_bulk_load();
   }
 
   /// Waits for the worker, then commits the store's window.
@@ -320,13 +321,19 @@ class Engine final : public Emitter {
   /// Groups whose members included objects not written yet (a nested group
   /// that came later in the read) are decided once more at the end, from
   /// their stored snapshot: Entra's reference-resolution step.
+  ///
+  /// Their links are read by rowid and handed to decide(): on a first sync
+  /// the store's key indexes are not built yet, and a lookup by key would
+  /// build them here instead of at the end, beside the sink's (finish_writes).
   void resolve_deferred() {
     if (options_.dry_run || deferred_groups_.empty()) return;
-    std::vector<std::string> ids;
-    ids.swap(deferred_groups_);
+    std::vector<std::pair<std::string, std::int64_t>> groups;
+    groups.swap(deferred_groups_);
     recount_ = false;
-    for (const auto& id : ids) {
-      auto link = state_.find_link(ObjectType::group, id);
+    std::set<std::string, std::less<>> done;  // a group the read repeated is decided once more, not twice
+    for (auto& [id, rowid] : groups) {
+      if (!done.insert(id).second) continue;
+      auto link = state_.link_at(rowid);
       if (!link) continue;
       Change c;
       c.record.type = ObjectType::group;
@@ -335,6 +342,7 @@ class Engine final : public Emitter {
       if (const Value* m = c.record.attributes.find(kMembersKey); m && m->is_list())
         for (const Value& v : m->as_list()) c.record.members.push_back(v.to_string());
       c.record.attributes.erase(kMembersKey);
+      deferred_links_.insert_or_assign(id, std::move(*link));
       emit(std::move(c));
     }
     flush();
@@ -380,6 +388,14 @@ class Engine final : public Emitter {
   bool is_seen(std::int64_t rowid) const {
     return rowid >= 0 && static_cast<std::size_t>(rowid) < seen_.size() && seen_[static_cast<std::size_t>(rowid)];
   }
+  void link_written(const Decision& d, std::int64_t rowid) {
+    mark_seen(rowid);
+    if (d.deferred) {
+      std::lock_guard<std::mutex> lock(deferred_mutex_);
+      deferred_groups_.emplace_back(d.change.record.id, rowid);
+    }
+  }
+
   void mark_seen(std::int64_t rowid) {
     if (rowid < 0) return;
     if (static_cast<std::size_t>(rowid) >= seen_.size()) seen_.resize(static_cast<std::size_t>(rowid) * 2 + 1, false);
@@ -497,7 +513,10 @@ class Engine final : public Emitter {
       d.skipped = true;
       return d;
     }
-    if (fresh_[static_cast<std::size_t>(rec.type)]) {
+    if (auto known = deferred_links_.find(rec.id); known != deferred_links_.end() && rec.type == ObjectType::group) {
+      d.link = std::move(known->second);
+      deferred_links_.erase(known);
+    } else if (fresh_[static_cast<std::size_t>(rec.type)]) {
       // A first sync has only the links this run made: ask the store only
       // when this id was already decided once (a duplicate or a replay).
       if (decided_before(rec)) {
@@ -593,7 +612,7 @@ class Engine final : public Emitter {
     std::vector<std::string> members;
     if (group_members) {
       members = resolve_members(member_ids);
-      if (members.size() < member_ids.size() && recount_) deferred_groups_.push_back(rec.id);
+      d.deferred = members.size() < member_ids.size() && recount_;
     }
     try {
       if (d.link) decide_update(d, policy, source, members, group_members, snapshot_changed);
@@ -901,13 +920,13 @@ class Engine final : public Emitter {
           state_.delete_link(rec.type, rec.id);
         } else {
           if (d.op.kind == OpKind::create) d.next.target_id = result.target_id;
-          mark_seen(state_.write_link(rec.type, rec.id, d.next));
+          link_written(d, state_.write_link(rec.type, rec.id, d.next));
         }
         remember_target(d);
         continue;
       }
       if (d.skipped && recount_) ++report_.counts.skipped;
-      if (d.store_link) mark_seen(state_.write_link(rec.type, rec.id, d.next));
+      if (d.store_link) link_written(d, state_.write_link(rec.type, rec.id, d.next));
       if (d.link || d.store_link) remember_target(d);
     }
     window_objects_ += batch.decisions.size();
@@ -932,7 +951,9 @@ class Engine final : public Emitter {
   std::size_t batch_members_ = 0;
   std::vector<bool> seen_;
   std::set<std::pair<ObjectType, std::string>> recovering_;
-  std::vector<std::string> deferred_groups_;
+  std::mutex deferred_mutex_;
+  std::vector<std::pair<std::string, std::int64_t>> deferred_groups_;  ///< source id, link rowid
+  std::map<std::string, Link, std::less<>> deferred_links_;            ///< for decide(), by resolve_deferred()
   std::set<std::string> claimed_;  ///< SelectUniqueValue results of this run
   std::array<bool, 2> fresh_{};    ///< per object type: first sync into an empty target
   std::array<std::set<std::string>, 2> tracked_;  ///< target attributes whose created values are remembered
@@ -958,6 +979,21 @@ class Engine final : public Emitter {
 };
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+/// After a run's last apply: the sink builds what its bulk load deferred
+/// while the store builds the key indexes its own load dropped. Two files,
+/// two connections, each a sort over a million rows on a first sync: side by
+/// side they take the time of the longer one.
+void finish_writes(Sink& sink, StateStore& state) {
+  auto sink_done = std::async(std::launch::async, [&sink] { sink.finish(); });
+  try {
+    state.end_bulk_load();
+  } catch (...) {
+    sink_done.wait();
+    throw;
+  }
+  sink_done.get();
+}
 
 }  // namespace
 
@@ -1024,12 +1060,12 @@ RunReport Runner::run(const RunOptions& options) {
     } else if (!result.complete) {
       report.note += std::string(report.note.empty() ? "" : "; ") + "the read was incomplete: nothing was removed";
     }
-    if (!options.dry_run) sink_.finish();
+    if (!options.dry_run) finish_writes(sink_, state_);
   } catch (const Error& e) {
     // What the sink already holds must be linked before the run row closes.
     try {
       engine.commit_all();
-      if (!options.dry_run) sink_.finish();
+      if (!options.dry_run) finish_writes(sink_, state_);
     } catch (const Error&) {
     }
     report.error = redactor_.redact(e.what());
