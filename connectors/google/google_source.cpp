@@ -17,6 +17,7 @@
 //     must change (key, delegation, scope, subject).
 //   - the private key and tokens never reach a message or a log line.
 #include <algorithm>
+#include <future>
 #include <dirsync/http.hpp>
 #include <dirsync/http_config.hpp>
 #include <dirsync/oauth.hpp>
@@ -559,17 +560,39 @@ class GoogleSource final : public Source {
           if (!groups) return;
           if (!groups->is_list())
             throw Error(ErrorKind::read, "google: groups.list page has a non-list 'groups'");
+          std::vector<std::pair<std::string, Object>> page;  // id, attributes
           for (Value& g : groups->as_list()) {
             if (!g.is_object()) continue;
-            Change c;
-            c.record.type = ObjectType::group;
-            c.record.id = text_of(g.as_object(), "id");
-            if (c.record.id.empty())
-              throw Error(ErrorKind::read, "google: groups.list returned a group without id");
-            if (!read_members(c.record)) continue;
+            std::string id = text_of(g.as_object(), "id");
+            if (id.empty()) throw Error(ErrorKind::read, "google: groups.list returned a group without id");
             Object attrs = std::move(g.as_object());
             attrs.erase("kind");
             attrs.erase("etag");
+            page.emplace_back(std::move(id), std::move(attrs));
+          }
+          // The next group's members are read while this one is emitted: the
+          // host decides and writes a group in step (its members resolve
+          // through the store), so without this it waits for every members
+          // page. A std::async future waits in its destructor, so an emit
+          // that throws unwinds only after the read in flight is done.
+          auto fetch = [this](const std::string& id) {
+            return std::async(std::launch::async, [this, id] {
+              Record r;
+              r.type = ObjectType::group;
+              r.id = id;
+              bool live = read_members(r);
+              return std::make_pair(live, std::move(r));
+            });
+          };
+          std::future<std::pair<bool, Record>> next;
+          if (!page.empty()) next = fetch(page.front().first);
+          for (std::size_t i = 0; i < page.size(); ++i) {
+            auto [live, record] = next.get();
+            if (i + 1 < page.size()) next = fetch(page[i + 1].first);
+            if (!live) continue;
+            Change c;
+            c.record = std::move(record);
+            Object attrs = std::move(page[i].second);
             for (auto& [k, v] : c.record.attributes) attrs.set(k, std::move(v));
             if (!keep.empty()) {
               Object kept;
@@ -622,7 +645,7 @@ class GoogleSource final : public Source {
               group.members.push_back(std::move(id));
             }
           },
-          false, true);
+          prefetch_, true);
     } catch (const Error& e) {
       // A group deleted between groups.list and members.list is simply gone.
       if (std::string(e.what()).find(" answered 404") != std::string::npos) {

@@ -484,11 +484,13 @@ TEST_CASE("a first sync reading one object twice, in different batches, creates 
 
 TEST_CASE("a first sync decides a nested group again at the end without building the store's key indexes") {
   // g1 lists g2 before g2 was read: g1 is deferred and decided once more
-  // after the read. Its link is read by rowid, so the store is still in its
-  // bulk load then, and builds its key indexes once, beside the sink's finish().
+  // after the read. Its link is read by rowid, and its member out of scope
+  // (u9, never written) is not looked for in the store, so the store is
+  // still in its bulk load then, and builds its key indexes once, beside the
+  // sink's finish().
   Harness h;
-  h.source.changes = {user("u1", person("a@x.com", "Ann")),
-                      group("g1", Object{{"displayName", Value("Sales")}}, {"u1", "g2"}),
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u9", person("z@x.com", "Zed", false)),
+                      group("g1", Object{{"displayName", Value("Sales")}}, {"u1", "g2", "u9"}),
                       group("g2", Object{{"displayName", Value("EMEA")}}, {"u1"})};
   std::vector<bool> bulk_at_update;
   h.sink.on_apply = [&](const Operation& op) {

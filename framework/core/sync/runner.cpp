@@ -120,6 +120,7 @@ class Engine final : public Emitter {
       if (!policy.enabled) continue;
       auto& fresh = fresh_[static_cast<std::size_t>(t)];
       fresh = !state_.has_links(t) && sink_.is_empty(t);
+      only_this_run_[static_cast<std::size_t>(t)] = fresh;
       if (!fresh) continue;
       auto& tracked = tracked_[static_cast<std::size_t>(t)];
       for (const MatchKey& key : policy.match) tracked.insert(key.target);
@@ -237,9 +238,9 @@ class Engine final : public Emitter {
     flush();
     drain();
     // The first-sync filters go now: a later decision (a deferred group)
-    // asks the store and the sink instead. The target index stays for the
-    // deferred groups' members. The store's key indexes are built at the
-    // end of the run (finish_writes), or by the first lookup that needs them.
+    // asks the sink instead. The target index stays for the deferred groups'
+    // members. The store's key indexes are built at the end of the run
+    // (finish_writes), or by the first lookup that needs them.
     created_values_ = FingerprintSet{};
     decided_ids_ = FingerprintSet{};
     fresh_ = {};
@@ -351,7 +352,10 @@ class Engine final : public Emitter {
 
   /// After the read and its deferred groups: the target index is let go
   /// before the removal pass scans the store, so that the two never add up.
-  void end_read() { targets_ = TargetIndex{}; }
+  void end_read() {
+    targets_ = TargetIndex{};
+    only_this_run_ = {};
+  }
 
   const Progress& progress() const { return progress_; }
 
@@ -415,7 +419,7 @@ class Engine final : public Emitter {
   /// built mid-run, its page cache back to full size while group rows of a
   /// megabyte each go through it) to learn nothing.
   bool store_may_know(ObjectType type) {
-    if (!fresh_[static_cast<std::size_t>(type)]) return true;
+    if (!only_this_run_[static_cast<std::size_t>(type)]) return true;
     std::lock_guard<std::mutex> lock(targets_mutex_);
     return !targets_.complete();
   }
@@ -956,6 +960,12 @@ class Engine final : public Emitter {
   std::map<std::string, Link, std::less<>> deferred_links_;            ///< for decide(), by resolve_deferred()
   std::set<std::string> claimed_;  ///< SelectUniqueValue results of this run
   std::array<bool, 2> fresh_{};    ///< per object type: first sync into an empty target
+  /// Per object type: every link was made by this run and is in targets_
+  /// (a first sync), so a miss there need not be asked of the store. Lasts
+  /// past fresh_, through the deferred groups: a member out of scope would
+  /// otherwise build the store's key indexes, with its full page cache, at
+  /// the moment the run holds the most.
+  std::array<bool, 2> only_this_run_{};
   std::array<std::set<std::string>, 2> tracked_;  ///< target attributes whose created values are remembered
   FingerprintSet created_values_;  ///< (attribute, value) this run created, fresh types only
   FingerprintSet decided_ids_;     ///< (type, source id) decided this run, fresh types only, when no targets_
