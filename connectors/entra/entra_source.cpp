@@ -277,7 +277,8 @@ class EntraSource final : public Source {
         // A std::async future waits in its destructor, so an emit that throws
         // unwinds only after the fetch in flight let go of `this`.
         auto fetch = [this](const std::string& id) {
-          return std::async(std::launch::async, [this, id] { return members(id); });
+          auto policy = prefetch_ ? std::launch::async : std::launch::deferred;
+          return std::async(policy, [this, id] { return members(id); });
         };
         std::future<std::vector<std::string>> next;
         if (!groups.empty()) next = fetch(groups.front().record.id);
@@ -388,7 +389,8 @@ const PluginDescriptor* descriptor() {
          "send ConsistencyLevel: eventual and $count=true (needed by ne, endswith, ... in filters)"},
         {"transitive_members", F::boolean, false, false, "false",
          "read nested members (transitiveMembers) on full reads instead of direct members"},
-        {"prefetch", F::boolean, false, false, "true", "fetch the next page while the current one is processed"},
+        {"prefetch", F::boolean, false, false, "true",
+         "fetch the next page, and the next group's members, while the current one is processed"},
     };
     for (auto& f : http::config_fields()) p.schema.push_back(std::move(f));
     p.make_source = [](const PluginContext& ctx) -> std::unique_ptr<Source> {

@@ -576,7 +576,7 @@ class GoogleSource final : public Source {
           // page. A std::async future waits in its destructor, so an emit
           // that throws unwinds only after the read in flight is done.
           auto fetch = [this](const std::string& id) {
-            return std::async(std::launch::async, [this, id] {
+            return std::async(prefetch_ ? std::launch::async : std::launch::deferred, [this, id] {
               Record r;
               r.type = ObjectType::group;
               r.id = id;
@@ -711,7 +711,7 @@ const PluginDescriptor* descriptor() {
         {"group_page_size", F::integer, false, false, "200",
          "groups and members per page (maxResults, 1-200)"},
         {"prefetch", F::boolean, false, false, "true",
-         "fetch the next page while the current one is processed"},
+         "fetch the next page, and the next group's members, while the current one is processed"},
     };
     for (auto& f : http::config_fields()) {
       if (f.key == "max_attempts")
