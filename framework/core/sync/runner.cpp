@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 
 namespace dirsync {
@@ -140,6 +141,8 @@ class Engine final : public Emitter {
 
   void emit(Change&& change) override {
     if (!batch_.empty() && batch_.back().record.type != change.record.type) flush();
+    if (change.record.type == ObjectType::group && last_type_ == ObjectType::user) end_user_matching();
+    last_type_ = change.record.type;
     // One object twice in one batch (Graph's delta pages may repeat an object)
     // would be decided twice against the same stored state: two creates, or a
     // partial record merged over a stale snapshot. The repeat starts a new
@@ -241,9 +244,23 @@ class Engine final : public Emitter {
     // asks the sink instead. The target index stays for the deferred groups'
     // members. The store's key indexes are built at the end of the run
     // (finish_writes), or by the first lookup that needs them.
-    created_values_ = FingerprintSet{};
+    created_values_ = {};
     decided_ids_ = FingerprintSet{};
     fresh_ = {};
+  }
+
+  /// Users read before groups are done with matching in memory: their
+  /// created values go, or they would be held through the groups phase,
+  /// where a first sync reaches its peak (10 MB at a million users, the part
+  /// of that peak that grows with the directory). A user read after a group
+  /// (a source that interleaves types) is then matched through the store and
+  /// the sink, as on a later run: correct, only slower.
+  void end_user_matching() {
+    const auto u = static_cast<std::size_t>(ObjectType::user);
+    if (!fresh_[u]) return;
+    created_values_[u] = FingerprintSet{};
+    fresh_[u] = false;
+    pipelined_ = false;  // a user batch now reads the store: never beside its worker
   }
 
   /// Waits for the worker, then commits the store's window.
@@ -762,7 +779,7 @@ class Engine final : public Emitter {
       if (fresh_[static_cast<std::size_t>(rec.type)])
         for (const auto& target : tracked_[static_cast<std::size_t>(rec.type)])
           if (const Value* v = mapped_create.find(target); v && !v->is_empty())
-            created_values_.insert(value_key(target, *v));
+            created_values_[static_cast<std::size_t>(rec.type)].insert(value_key(target, *v));
       d.next.written = written_state(mapped_create, group_members ? &members : nullptr, rec.type);
       op.attributes = std::move(mapped_create);
       if (group_members) op.members_add = members;
@@ -793,7 +810,8 @@ class Engine final : public Emitter {
   /// and only a hash hit (a real duplicate, or a collision) asks the sink.
   std::vector<std::string> find_target(ObjectType type, const std::string& attribute, const Value& value,
                                        bool ignore_case) {
-    if (fresh_[static_cast<std::size_t>(type)] && !created_values_.contains(value_key(attribute, value))) return {};
+    const auto t = static_cast<std::size_t>(type);
+    if (fresh_[t] && !created_values_[t].contains(value_key(attribute, value))) return {};
     drain();  // the sink is the worker's while a batch is in flight
     return sink_.find(type, attribute, value, ignore_case);
   }
@@ -967,7 +985,8 @@ class Engine final : public Emitter {
   /// the moment the run holds the most.
   std::array<bool, 2> only_this_run_{};
   std::array<std::set<std::string>, 2> tracked_;  ///< target attributes whose created values are remembered
-  FingerprintSet created_values_;  ///< (attribute, value) this run created, fresh types only
+  std::array<FingerprintSet, 2> created_values_;  ///< per object type: (attribute, value) this run created, fresh types only
+  std::optional<ObjectType> last_type_;  ///< of the last object emitted
   FingerprintSet decided_ids_;     ///< (type, source id) decided this run, fresh types only, when no targets_
   std::mutex targets_mutex_;
   std::mutex retired_mutex_;
