@@ -11,15 +11,18 @@
 // Here the entries live in 16 segments, grouped by bucket with a start
 // offset per bucket, plus a small unsorted delta (a sixteenth of the
 // table) that new entries go to. A full delta is sorted and merged into the
-// segments one segment at a time: no moment holds a second copy of more than
-// one segment, and each entry is copied about sixteen times over a run.
+// segments one segment at a time, in place: a segment grows by its share
+// of the delta (mremap, page_array.hpp), and the merge fills it from the
+// back, so no moment holds a second copy of any of it. Each entry is still
+// moved about sixteen times over a run, but within pages already touched.
 #pragma once
+
+#include "sync/page_array.hpp"
 
 #include <algorithm>
 #include <array>
 #include <utility>
 #include <cstdint>
-#include <vector>
 
 namespace dirsync {
 
@@ -52,8 +55,12 @@ class CompactTable {
 
   /// The entry stays in place, dead, until the next merge drops it.
   bool erase(std::uint16_t bucket, Tag tag) {
-    Entry* e = find(bucket, tag);
-    if (!e) return false;
+    Entry* e = find_delta(bucket, tag);
+    if (!e) {
+      e = find(bucket, tag);
+      if (!e) return false;
+      ++segments_[bucket >> kSubBits].dead;
+    }
     Traits::kill(*e);
     --size_;
     return true;
@@ -67,8 +74,9 @@ class CompactTable {
   static constexpr std::size_t kMinDelta = 4096;
 
   struct Segment {
-    std::vector<Entry> entries;         ///< grouped by bucket
-    std::vector<std::uint32_t> start;   ///< first entry of each bucket, then the end; empty until the first merge
+    PageArray<Entry> entries;          ///< grouped by bucket
+    PageArray<std::uint32_t> start;    ///< first entry of each bucket, then the end; empty until the first merge
+    std::uint32_t dead = 0;            ///< killed entries among `entries`
   };
   struct Pending {
     std::uint16_t bucket;
@@ -110,34 +118,61 @@ class CompactTable {
 
   void merge() {
     std::sort(delta_.begin(), delta_.end(), [](const Pending& a, const Pending& b) { return a.bucket < b.bucket; });
-    auto next = delta_.begin();
-    for (std::size_t seg = 0; seg < segments_.size() && next != delta_.end(); ++seg) {
-      auto end = std::find_if(next, delta_.end(), [&](const Pending& p) { return (p.bucket >> kSubBits) != seg; });
-      if (next == end) continue;
-      Segment& s = segments_[seg];
-      Segment merged;
-      merged.entries.reserve(s.entries.size() + std::size_t(end - next));
-      merged.start.resize(kSubMask + 2);
-      // Bucket by bucket: the old entries, then the new; the dead dropped.
-      for (std::size_t sub = 0; sub <= kSubMask; ++sub) {
-        merged.start[sub] = std::uint32_t(merged.entries.size());
-        if (!s.start.empty())
-          for (std::uint32_t i = s.start[sub]; i < s.start[sub + 1]; ++i)
-            if (Traits::tag(s.entries[i]) != Traits::kDead) merged.entries.push_back(s.entries[i]);
-        for (; next != end && (next->bucket & kSubMask) == sub; ++next)
-          if (Traits::tag(next->entry) != Traits::kDead) merged.entries.push_back(next->entry);
-      }
-      merged.start[kSubMask + 1] = std::uint32_t(merged.entries.size());
-      s = std::move(merged);
+    const Pending* next = delta_.begin();
+    const Pending* const stop = delta_.end();
+    for (std::size_t seg = 0; seg < segments_.size() && next != stop; ++seg) {
+      const Pending* end = std::find_if(next, stop, [&](const Pending& p) { return (p.bucket >> kSubBits) != seg; });
+      if (next != end) merge_into(segments_[seg], next, end);
+      next = end;
     }
     delta_.clear();
     std::fill(slots_.begin(), slots_.end(), 0);
   }
 
+  static bool live(const Entry& e) { return Traits::tag(e) != Traits::kDead; }
+
+  /// Adds [first, last) (one segment's share of the delta, by bucket) to `s`.
+  /// Bucket by bucket from the last: the new entries, then the old ones,
+  /// each written to the end of what is left. The write position never
+  /// passes the next old entry to read: it stays ahead of it by the new
+  /// entries of the buckets still to come.
+  static void merge_into(Segment& s, const Pending* first, const Pending* last) {
+    if (s.start.empty()) s.start.assign(kSubMask + 2, 0);
+    if (s.dead) drop_dead(s);
+    std::size_t added = 0;
+    for (const Pending* p = first; p != last; ++p) added += live(p->entry);
+    std::uint32_t old_end = s.start[kSubMask + 1];
+    std::size_t pos = s.entries.size() + added;
+    s.entries.resize_uninitialized(pos);
+    s.start[kSubMask + 1] = std::uint32_t(pos);
+    for (std::size_t sub = kSubMask + 1; sub-- > 0;) {
+      for (; last != first && (last[-1].bucket & kSubMask) == sub; --last)
+        if (live(last[-1].entry)) s.entries[--pos] = last[-1].entry;
+      const std::uint32_t old_begin = s.start[sub];
+      for (std::uint32_t i = old_end; i > old_begin; --i) s.entries[--pos] = s.entries[i - 1];
+      old_end = old_begin;
+      s.start[sub] = std::uint32_t(pos);
+    }
+  }
+
+  /// Erased entries leave when their segment next takes new ones.
+  static void drop_dead(Segment& s) {
+    std::uint32_t out = 0;
+    for (std::size_t sub = 0; sub <= kSubMask; ++sub) {
+      const std::uint32_t begin = s.start[sub], end = s.start[sub + 1];
+      s.start[sub] = out;
+      for (std::uint32_t i = begin; i < end; ++i)
+        if (live(s.entries[i])) s.entries[out++] = s.entries[i];
+    }
+    s.start[kSubMask + 1] = out;
+    s.entries.resize_uninitialized(out);
+    s.dead = 0;
+  }
+
   std::array<Segment, 16> segments_;
-  std::vector<Pending> delta_;
+  PageArray<Pending> delta_;
   static constexpr std::uint64_t kIndexMask = 0xffffffffu;
-  std::vector<std::uint64_t> slots_;  ///< open addressing over delta_
+  PageArray<std::uint64_t> slots_;  ///< open addressing over delta_
   std::size_t size_ = 0;
 };
 
