@@ -10,8 +10,10 @@
 #pragma GCC diagnostic pop
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 namespace dirsync {
 
@@ -187,8 +189,9 @@ std::string to_json(const Value& value) {
 
 namespace {
 
-/// FNV-1a over a canonical walk of the value: kind tags, lengths and bytes,
-/// object keys in sorted order. No intermediate text is built.
+/// stable_hash: FNV-1a, a byte at a time, over a canonical walk of the value:
+/// kind tags, lengths and bytes, object keys in sorted order. No intermediate
+/// text is built.
 struct Fnv {
   std::uint64_t h = 1469598103934665603ull;
   void bytes(const void* data, std::size_t n) {
@@ -247,6 +250,72 @@ struct Fnv {
   }
 };
 
+/// wide_hash: each string hashed on its own, eight bytes a step (xxHash64's
+/// round and final mix), and an object's entries summed, so its keys need no
+/// sort. FNV-1a over the sorted walk cost a first sync of a million users
+/// over a second of its critical thread, most of it in the walk and the sort.
+/// Words are read little-endian: a state store means the same on every
+/// machine.
+struct Wide {
+  static constexpr std::uint64_t kP1 = 0x9E3779B185EBCA87ull, kP2 = 0xC2B2AE3D27D4EB4Full,
+                                 kP3 = 0x165667B19E3779F9ull, kP4 = 0x85EBCA77C2B2AE63ull;
+
+  static std::uint64_t rotl(std::uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+  static std::uint64_t round(std::uint64_t acc, std::uint64_t w) { return rotl(acc + w * kP2, 31) * kP1; }
+  static std::uint64_t step(std::uint64_t h, std::uint64_t w) { return rotl(h ^ round(0, w), 27) * kP1 + kP4; }
+  static std::uint64_t avalanche(std::uint64_t h) {
+    h ^= h >> 33;
+    h *= kP2;
+    h ^= h >> 29;
+    h *= kP3;
+    h ^= h >> 32;
+    return h;
+  }
+  static std::uint64_t seed(Value::Kind kind) { return kP3 + (std::uint64_t(kind) + 1) * kP1; }
+
+  static std::uint64_t bytes(std::string_view s, std::uint64_t h) {
+    h += s.size() * kP1;
+    auto p = reinterpret_cast<const unsigned char*>(s.data());
+    std::size_t n = s.size();
+    for (; n >= 8; p += 8, n -= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p, 8);
+      if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap64(w);
+      h = step(h, w);
+    }
+    if (n) {
+      std::uint64_t w = 0;
+      for (std::size_t i = 0; i < n; ++i) w |= std::uint64_t(p[i]) << (8 * i);
+      h = step(h, w);
+    }
+    return avalanche(h);
+  }
+
+  static std::uint64_t value(const Value& v) {
+    const std::uint64_t h = seed(v.kind());
+    switch (v.kind()) {
+      case Value::Kind::null: return avalanche(h);
+      case Value::Kind::boolean: return avalanche(step(h, v.as_bool() ? 1 : 0));
+      case Value::Kind::integer: return avalanche(step(h, std::uint64_t(v.as_integer())));
+      case Value::Kind::number: return avalanche(step(h, std::bit_cast<std::uint64_t>(v.as_number())));
+      case Value::Kind::string: return bytes(v.as_string(), h);
+      case Value::Kind::list: {
+        std::uint64_t l = h;
+        for (const Value& item : v.as_list()) l = step(l, value(item));
+        return avalanche(l + v.as_list().size() * kP2);
+      }
+      case Value::Kind::object: return object(v.as_object());
+    }
+    return 0;
+  }
+
+  static std::uint64_t object(const Object& o) {
+    std::uint64_t sum = 0;
+    for (const auto& [key, item] : o) sum += avalanche(round(bytes(key, kP4), value(item)));
+    return avalanche(step(seed(Value::Kind::object) + o.size() * kP2, sum));
+  }
+};
+
 }  // namespace
 
 std::uint64_t stable_hash(const Value& value) {
@@ -261,5 +330,7 @@ std::uint64_t stable_hash(const Object& object) {
   f.object(object);
   return f.h;
 }
+std::uint64_t wide_hash(const Value& value) { return Wide::value(value); }
+std::uint64_t wide_hash(const Object& object) { return Wide::object(object); }
 
 }  // namespace dirsync

@@ -5,6 +5,7 @@
 #include "sync/runner.hpp"
 
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
 using namespace dirsync;
 using namespace dirsync::test;
@@ -523,4 +524,43 @@ TEST_CASE("a first sync decides a nested group again at the end without building
   auto again = h.run();
   CHECK(again.counts.updated == 0);
   CHECK(again.counts.created == 0);
+}
+
+TEST_CASE("a store from before wide hashes keeps FNV-1a: a rerun writes nothing, an update sends only the change") {
+  Harness h;
+  const auto path = h.dir / "t.state.db";
+  auto query = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK);
+    std::string out;
+    while (sqlite3_step(st) == SQLITE_ROW)
+      out += sqlite3_column_text(st, 0) ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  };
+  const bool old_store = GENERATE(false, true);
+  if (old_store) {
+    h.state.reset();
+    query("DELETE FROM meta WHERE key = 'object_hash' RETURNING key");
+    h.state = std::make_unique<StateStore>(path, "t");
+  }
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob"))};
+  CHECK(h.run().counts.created == 2);
+  // Each user's written fingerprint names the hash its store holds.
+  CHECK(query("SELECT substr(written, 1, 1) FROM links WHERE object_type = 0") == (old_store ? "FF" : "WW"));
+
+  h.sink.log.clear();
+  auto again = h.run();
+  CHECK(again.counts.skipped == 2);
+  CHECK(h.sink.log.empty());
+
+  h.source.changes = {user("u1", person("a@x.com", "Ann Smith")), user("u2", person("b@x.com", "Bob"))};
+  auto changed = h.run();
+  CHECK(changed.counts.updated == 1);
+  REQUIRE(h.sink.log.size() == 1);
+  CHECK(h.sink.log[0].attributes.size() == 1);
+  CHECK(query("SELECT substr(written, 1, 1) FROM links WHERE object_type = 0") == (old_store ? "FF" : "WW"));
 }

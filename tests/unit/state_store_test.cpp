@@ -1,6 +1,7 @@
 // The state store's link table: keyed lookups, updates in place, migration of
 // a version-1 file.
 #include "state/state_store.hpp"
+#include <dirsync/error.hpp>
 #include "support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -124,6 +125,33 @@ TEST_CASE("a version-1 state store is migrated with its links") {
   CHECK(s.source_for_target(ObjectType::user, "tgt-1") == "src-1");
   CHECK(s.cursor() == "delta-cursor");
   CHECK(s.max_link_rowid() == 7);
+  CHECK(s.object_hash() == ObjectHash::fnv1a);  // its hash 42 was FNV-1a's
+}
+
+TEST_CASE("a new store holds wide hashes; one from before the setting keeps FNV-1a; an unknown one is refused") {
+  TempDir dir;
+  const auto path = dir / "s.db";
+  auto set_meta = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    exec(db, sql);
+    sqlite3_close(db);
+  };
+  CHECK(StateStore(path, "p").object_hash() == ObjectHash::wide);
+  CHECK(StateStore(path, "p").object_hash() == ObjectHash::wide);
+  // The schema of the release before, which had no such key: FNV-1a, and
+  // it stays so once written down.
+  set_meta("DELETE FROM meta WHERE key = 'object_hash'");
+  CHECK(StateStore(path, "p").object_hash() == ObjectHash::fnv1a);
+  CHECK(StateStore(path, "p").object_hash() == ObjectHash::fnv1a);
+  set_meta("UPDATE meta SET value = 'md5' WHERE key = 'object_hash'");
+  try {
+    StateStore store(path, "p");
+    FAIL("opened a store with unknown hashes");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains(path.string()) && Catch::Contains("'md5'"));
+    CHECK(e.kind() == ErrorKind::config);
+  }
 }
 
 TEST_CASE("an empty store is loaded without its key indexes, which are rebuilt at the end or by the first lookup") {

@@ -2,6 +2,9 @@
 #include <dirsync/error.hpp>
 #include <dirsync/value.hpp>
 
+#include <set>
+#include <string>
+
 using namespace dirsync;
 
 TEST_CASE("json round trip keeps types and order") {
@@ -13,6 +16,47 @@ TEST_CASE("json round trip keeps types and order") {
 TEST_CASE("stable hash ignores key order") {
   CHECK(stable_hash(parse_json(R"({"a":1,"b":2})")) == stable_hash(parse_json(R"({"b":2,"a":1})")));
   CHECK(stable_hash(parse_json(R"({"a":1})")) != stable_hash(parse_json(R"({"a":2})")));
+  CHECK(wide_hash(parse_json(R"({"a":1,"b":2})")) == wide_hash(parse_json(R"({"b":2,"a":1})")));
+  CHECK(wide_hash(parse_json(R"({"a":1})")) != wide_hash(parse_json(R"({"a":2})")));
+  const Object o = parse_json(R"({"b":[1,"x",null],"a":{"k":true}})").as_object();
+  CHECK(stable_hash(o) == stable_hash(Value(o)));
+  CHECK(wide_hash(o) == wide_hash(Value(o)));
+}
+
+TEST_CASE("stored hashes never change: FNV-1a over the canonical walk, and wide_hash's pinned values") {
+  // State stores keep these values: a change here makes every link of every
+  // existing store look changed. FNV-1a is recomputed by hand over the walk:
+  // kind tag, 8-byte little-endian length, bytes; objects end with 0x1e.
+  auto fnv = [](std::string_view bytes) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+    return h;
+  };
+  auto text = [](std::string_view s) {
+    std::string out(8, '\0');
+    out[0] = char(s.size());
+    return out + std::string(s);
+  };
+  const std::string walk = std::string(1, char(Value::Kind::object)) + text("a") +
+                           std::string(1, char(Value::Kind::string)) + text("x") + "\x1e";
+  const Value v = parse_json(R"({"a":"x"})");
+  CHECK(stable_hash(v) == fnv(walk));
+  CHECK(wide_hash(v) == 0xd0fa86dec89dd8edull);
+  CHECK(wide_hash(parse_json(R"({"id":"c86eebe5-0339-46b4-8e5d-4f471c58dfff","accountEnabled":true,"n":[1,2.5]})")) ==
+        0xd111f423a0c1d9aeull);
+}
+
+TEST_CASE("wide hash: every length and split of the bytes gives its own value") {
+  // Words of eight bytes, a tail, and the total length: strings that only
+  // differ in where a boundary falls, or in trailing zero bytes, differ.
+  std::set<std::uint64_t> seen;
+  std::string s;
+  for (int n = 0; n < 40; ++n) {
+    CHECK(seen.insert(wide_hash(Value(s))).second);
+    s.push_back('\0');
+  }
+  CHECK(wide_hash(Value(List{Value("ab"), Value("c")})) != wide_hash(Value(List{Value("a"), Value("bc")})));
+  CHECK(wide_hash(Value(List{Value("abcdefgh"), Value("")})) != wide_hash(Value(List{Value(""), Value("abcdefgh")})));
 }
 
 TEST_CASE("lookup_path enters nested objects and primary list items") {

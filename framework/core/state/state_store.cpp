@@ -199,6 +199,7 @@ StateStore::StateStore(const std::filesystem::path& path, std::string pipeline)
   if (version > kSchemaVersion)
     throw Error(ErrorKind::config, "state store " + path.string() + " has schema version " + std::to_string(version) +
                                        ", newer than this dirsync understands (" + std::to_string(kSchemaVersion) + ")");
+  const bool created = version == 0;
   for (; version < kSchemaVersion; ++version) {
     exec("BEGIN IMMEDIATE");
     try {
@@ -210,6 +211,19 @@ StateStore::StateStore(const std::filesystem::path& path, std::string pipeline)
       exec("ROLLBACK");
       throw;
     }
+  }
+  // A store from before this setting holds FNV-1a (object_hash.hpp).
+  exec(created ? "INSERT OR IGNORE INTO meta VALUES ('object_hash', 'wide')"
+               : "INSERT OR IGNORE INTO meta VALUES ('object_hash', 'fnv1a')");
+  {
+    sqlite3_stmt* st = prepare("SELECT value FROM meta WHERE key = 'object_hash'");
+    const std::string hash = sqlite3_step(st) == SQLITE_ROW ? column_text(st, 0) : "";
+    sqlite3_finalize(st);
+    if (hash == "wide") object_hash_ = ObjectHash::wide;
+    else if (hash == "fnv1a") object_hash_ = ObjectHash::fnv1a;
+    else
+      throw Error(ErrorKind::config, "state store " + path.string() + " holds object hashes '" + hash +
+                                         "', which this dirsync does not know (it knows 'wide' and 'fnv1a')");
   }
   // A run that loaded an empty store in bulk (begin_bulk_load) and died
   // before it rebuilt the key indexes left them dropped.

@@ -22,6 +22,8 @@
 #include <dirsync/record.hpp>
 #include <dirsync/value.hpp>
 
+#include "state/object_hash.hpp"
+
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -132,6 +134,8 @@ class StateStore {
 
   std::optional<std::string> cursor();
   std::string config_hash();
+  /// The hash this store's links hold (object_hash.hpp).
+  ObjectHash object_hash() const { return object_hash_; }
 
   std::vector<RunRow> runs(int limit);
   std::vector<RunError> run_errors(std::int64_t run_id, int limit);
@@ -149,6 +153,7 @@ class StateStore {
 
   std::filesystem::path path_;
   std::string pipeline_;
+  ObjectHash object_hash_ = ObjectHash::wide;
   sqlite3* db_ = nullptr;
   sqlite3* journal_ = nullptr;  ///< intents: committed independently of db_'s open transaction
   int lock_fd_ = -1;

@@ -510,15 +510,15 @@ class Engine final : public Emitter {
     return out;
   }
 
-  static std::uint64_t hash_of(const Object& mapped, const std::vector<std::string>* members) {
-    if (!members) return stable_hash(mapped);
+  std::uint64_t mapped_hash(const Object& mapped, const std::vector<std::string>* members) const {
+    if (!members) return dirsync::hash_of(hash_, mapped);
     Object copy = mapped;
     if (members) {
       List list;
       for (const auto& m : *members) list.emplace_back(m);
       copy.set(std::string(kMembersKey), Value(std::move(list)));
     }
-    return stable_hash(Value(std::move(copy)));
+    return dirsync::hash_of(hash_, Value(std::move(copy)));
   }
 
   Decision decide(Change&& change) {
@@ -610,11 +610,11 @@ class Engine final : public Emitter {
       List list;
       for (const auto& id : member_ids) list.emplace_back(id);
       snapshot.set(std::string(kMembersKey), Value(std::move(list)));
-      d.next.source_hash = stable_hash(snapshot);
+      d.next.source_hash = dirsync::hash_of(hash_, snapshot);
       snapshot_changed = !d.link || d.link->source_hash != d.next.source_hash;
       if (snapshot_changed) d.next.source = to_json(snapshot);
     } else if (options_.keep_source_state) {
-      d.next.source_hash = stable_hash(source);
+      d.next.source_hash = dirsync::hash_of(hash_, source);
       snapshot_changed = !d.link || d.link->source_hash != d.next.source_hash;
       if (snapshot_changed) d.next.source = to_json(source);
     }
@@ -656,7 +656,7 @@ class Engine final : public Emitter {
     }
     Object mapped = policy.mapper.map(source, false);
     resolve_references(policy, mapped);
-    std::uint64_t hash = hash_of(mapped, group_members ? &members : nullptr);
+    std::uint64_t hash = mapped_hash(mapped, group_members ? &members : nullptr);
     if (hash == d.link->hash && !d.link->disabled) {
       d.skipped = true;
       d.store_link = snapshot_changed;
@@ -751,7 +751,7 @@ class Engine final : public Emitter {
     }
     const bool recovering = recovering_.count({rec.type, rec.id}) > 0;
     // d.next already carries the source snapshot computed in decide().
-    d.next.hash = hash_of(mapped_update, group_members ? &members : nullptr);
+    d.next.hash = mapped_hash(mapped_update, group_members ? &members : nullptr);
     Operation op;
     op.type = rec.type;
     op.source_id = rec.id;
@@ -794,9 +794,9 @@ class Engine final : public Emitter {
   /// What the state store keeps of a write: a user's fingerprint
   /// (sync/written.hpp); a group's attributes as JSON, and its member target
   /// ids under kMembersKey.
-  static std::string written_state(const Object& attributes, const std::vector<std::string>* members,
-                                   ObjectType type) {
-    if (type == ObjectType::user) return written::fingerprint(attributes);
+  std::string written_state(const Object& attributes, const std::vector<std::string>* members,
+                            ObjectType type) const {
+    if (type == ObjectType::user) return written::fingerprint(attributes, hash_);
     if (!members) return to_json(attributes);
     Object written = attributes;
     List list;
@@ -977,6 +977,7 @@ class Engine final : public Emitter {
   std::vector<std::pair<std::string, std::int64_t>> deferred_groups_;  ///< source id, link rowid
   std::map<std::string, Link, std::less<>> deferred_links_;            ///< for decide(), by resolve_deferred()
   std::set<std::string> claimed_;  ///< SelectUniqueValue results of this run
+  const ObjectHash hash_ = state_.object_hash();  ///< what the store's links hold
   std::array<bool, 2> fresh_{};    ///< per object type: first sync into an empty target
   /// Per object type: every link was made by this run and is in targets_
   /// (a first sync), so a miss there need not be asked of the store. Lasts

@@ -8,19 +8,23 @@
 // million users writes into the store). Groups keep JSON: their member lists
 // are removed by value.
 //
-// A fingerprint starts with 'F'; anything else is the JSON of earlier
-// versions, still understood, and replaced by a fingerprint on the next write.
+// A fingerprint starts with 'W' (values hashed with wide_hash) or 'F'
+// (stable_hash, FNV-1a: stores from before wide_hash). Anything else is the
+// JSON of earlier versions, still understood, and replaced by a fingerprint
+// on the next write. An update keeps the hash its fingerprint was made with.
 #pragma once
 
 #include <dirsync/value.hpp>
+
+#include "state/object_hash.hpp"
 
 #include <string>
 #include <string_view>
 
 namespace dirsync::written {
 
-/// The fingerprint of `attributes`.
-std::string fingerprint(const Object& attributes);
+/// The fingerprint of `attributes`, their values hashed with `hash`.
+std::string fingerprint(const Object& attributes, ObjectHash hash);
 
 /// The attributes of `mapped` whose value differs from `stored` (a fingerprint
 /// or legacy JSON), or that `stored` does not have.
