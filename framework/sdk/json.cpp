@@ -332,5 +332,6 @@ std::uint64_t stable_hash(const Object& object) {
 }
 std::uint64_t wide_hash(const Value& value) { return Wide::value(value); }
 std::uint64_t wide_hash(const Object& object) { return Wide::object(object); }
+std::uint64_t wide_hash_bytes(std::string_view bytes, std::uint64_t seed) { return Wide::bytes(bytes, seed); }
 
 }  // namespace dirsync

@@ -3,6 +3,8 @@
 // million users remembers every match value it created in a few dozen MB.
 #pragma once
 
+#include <dirsync/value.hpp>
+
 #include <algorithm>
 #include <cstdint>
 #include <string_view>
@@ -41,14 +43,9 @@ class HashSet64 {
     size_ = 0;
   }
 
-  /// FNV-1a, then a final mix so that the low bits (the slot) depend on every byte.
-  static std::uint64_t hash(std::string_view bytes, std::uint64_t h = 1469598103934665603ull) {
-    for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-  }
+  /// Eight bytes a step, fully mixed so that the low bits (the slot) depend
+  /// on every byte. Run-local, never stored: free to change.
+  static std::uint64_t hash(std::string_view bytes, std::uint64_t seed = 0) { return wide_hash_bytes(bytes, seed); }
 
  private:
   std::size_t mask() const { return slots_.size() - 1; }

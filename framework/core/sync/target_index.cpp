@@ -1,24 +1,16 @@
 #include "sync/target_index.hpp"
 
+#include <dirsync/value.hpp>
+
 #include <cstring>
 
 namespace dirsync {
 
 TargetIndex::Hashes TargetIndex::hashes(ObjectType type, std::string_view source_id) {
-  // FNV-1a over the id with two different offset bases, each finished by a
-  // different mixer: two hashes that share no state after the first byte.
-  std::uint64_t a = 1469598103934665603ull ^ std::uint64_t(type);
-  std::uint64_t b = 0x9e3779b97f4a7c15ull + std::uint64_t(type);
-  for (unsigned char c : source_id) {
-    a = (a ^ c) * 1099511628211ull;
-    b = (b ^ c) * 0x100000001b3ull + 0x632be59bd9b4e019ull;
-  }
-  a ^= a >> 33;
-  a *= 0xff51afd7ed558ccdull;
-  a ^= a >> 33;
-  b ^= b >> 31;
-  b *= 0xbf58476d1ce4e5b9ull;
-  b ^= b >> 29;
+  // Two seeds, two independent hashes of the id: one places the entry, the
+  // other tells it apart from its bucket's neighbours.
+  const std::uint64_t a = wide_hash_bytes(source_id, 0x9e3779b97f4a7c15ull + std::uint64_t(type));
+  const std::uint64_t b = wide_hash_bytes(source_id, 0xc2b2ae3d27d4eb4full + std::uint64_t(type));
   return {std::uint16_t(b >> 48), (a | 2) & ~std::uint64_t(1)};
 }
 

@@ -145,5 +145,8 @@ std::uint64_t stable_hash(const Object& object);
 /// stores record which of the two their links hold (state/object_hash.hpp).
 std::uint64_t wide_hash(const Value& value);
 std::uint64_t wide_hash(const Object& object);
+/// wide_hash's string step alone: `bytes` under `seed`. Seeds give
+/// independent hashes of the same bytes.
+std::uint64_t wide_hash_bytes(std::string_view bytes, std::uint64_t seed = 0);
 
 }  // namespace dirsync
