@@ -176,87 +176,96 @@ StateStore::StateStore(const std::filesystem::path& path, std::string pipeline)
     db_ = nullptr;
     throw Error(ErrorKind::connection, "cannot open state store " + path.string() + ": " + message);
   }
-  sqlite3_busy_timeout(db_, 10000);
+  // A constructor that throws runs no destructor: what is open so far is
+  // closed here (a refused store must not leak its connections).
   try {
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
-    // Links are looked up at random (source ids are GUIDs): a larger page
-    // cache and fewer checkpoints keep a million-object run off the disk.
-    exec(kCacheSize);
-    exec("PRAGMA wal_autocheckpoint=10000");
-    exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-  } catch (const Error& e) {
-    throw Error(ErrorKind::connection, "cannot use state store " + path.string() + ": " + e.what());
-  }
-  sqlite3_create_function(db_, "link_key", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, link_key_sql, nullptr,
-                          nullptr);
-  int version = 0;
-  {
-    sqlite3_stmt* st = prepare("SELECT value FROM meta WHERE key = 'schema_version'");
-    if (sqlite3_step(st) == SQLITE_ROW) version = std::stoi(column_text(st, 0));
-    sqlite3_finalize(st);
-  }
-  if (version > kSchemaVersion)
-    throw Error(ErrorKind::config, "state store " + path.string() + " has schema version " + std::to_string(version) +
-                                       ", newer than this dirsync understands (" + std::to_string(kSchemaVersion) + ")");
-  const bool created = version == 0;
-  for (; version < kSchemaVersion; ++version) {
-    exec("BEGIN IMMEDIATE");
+    sqlite3_busy_timeout(db_, 10000);
     try {
-      exec(kMigrations[version]);
-      std::string set = "INSERT OR REPLACE INTO meta VALUES ('schema_version', '" + std::to_string(version + 1) + "')";
-      exec(set.c_str());
-      exec("COMMIT");
-    } catch (...) {
-      exec("ROLLBACK");
-      throw;
+      exec("PRAGMA journal_mode=WAL");
+      exec("PRAGMA synchronous=NORMAL");
+      // Links are looked up at random (source ids are GUIDs): a larger page
+      // cache and fewer checkpoints keep a million-object run off the disk.
+      exec(kCacheSize);
+      exec("PRAGMA wal_autocheckpoint=10000");
+      exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    } catch (const Error& e) {
+      throw Error(ErrorKind::connection, "cannot use state store " + path.string() + ": " + e.what());
     }
+    sqlite3_create_function(db_, "link_key", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, link_key_sql, nullptr,
+                            nullptr);
+    int version = 0;
+    {
+      sqlite3_stmt* st = prepare("SELECT value FROM meta WHERE key = 'schema_version'");
+      if (sqlite3_step(st) == SQLITE_ROW) version = std::stoi(column_text(st, 0));
+      sqlite3_finalize(st);
+    }
+    if (version > kSchemaVersion)
+      throw Error(ErrorKind::config, "state store " + path.string() + " has schema version " + std::to_string(version) +
+                                         ", newer than this dirsync understands (" + std::to_string(kSchemaVersion) + ")");
+    const bool created = version == 0;
+    for (; version < kSchemaVersion; ++version) {
+      exec("BEGIN IMMEDIATE");
+      try {
+        exec(kMigrations[version]);
+        std::string set = "INSERT OR REPLACE INTO meta VALUES ('schema_version', '" + std::to_string(version + 1) + "')";
+        exec(set.c_str());
+        exec("COMMIT");
+      } catch (...) {
+        exec("ROLLBACK");
+        throw;
+      }
+    }
+    // A store from before this setting holds FNV-1a (object_hash.hpp).
+    exec(created ? "INSERT OR IGNORE INTO meta VALUES ('object_hash', 'wide')"
+                 : "INSERT OR IGNORE INTO meta VALUES ('object_hash', 'fnv1a')");
+    {
+      sqlite3_stmt* st = prepare("SELECT value FROM meta WHERE key = 'object_hash'");
+      const std::string hash = sqlite3_step(st) == SQLITE_ROW ? column_text(st, 0) : "";
+      sqlite3_finalize(st);
+      if (hash == "wide") object_hash_ = ObjectHash::wide;
+      else if (hash == "fnv1a") object_hash_ = ObjectHash::fnv1a;
+      else
+        throw Error(ErrorKind::config, "state store " + path.string() + " holds object hashes '" + hash +
+                                           "', which this dirsync does not know (it knows 'wide' and 'fnv1a')");
+    }
+    // A run that loaded an empty store in bulk (begin_bulk_load) and died
+    // before it rebuilt the key indexes left them dropped.
+    exec(kKeyIndexes);
+    // ?1 key, ?2 pipeline, ?3 object type, ?4 id: the key finds the rows, the
+    // text columns settle a collision. INDEXED BY: without statistics the
+    // planner would prefer links_kind, which matches two columns, and scan.
+    st_->find_link = prepare(
+        "SELECT id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled FROM links INDEXED BY links_source "
+        "WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
+    st_->link_at = prepare(
+        "SELECT id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled FROM links WHERE id = ?1");
+    st_->target_of = prepare(
+        "SELECT target_id FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
+    st_->link_id = prepare(
+        "SELECT id FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
+    st_->insert_link = prepare(
+        "INSERT INTO links (source_key, pipeline, object_type, source_id, target_key, target_id, hash, written, source, "
+        "source_hash, created_by_pipeline, disabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    st_->update_link = prepare(
+        "UPDATE links SET target_key = ?5, target_id = ?6, hash = ?7, written = ?8, source = ?9, source_hash = ?10, "
+        "created_by_pipeline = ?11, disabled = ?12 WHERE id = ?1");
+    st_->delete_link = prepare(
+        "DELETE FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
+    st_->source_for_target = prepare(
+        "SELECT source_id FROM links INDEXED BY links_target WHERE target_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND target_id = ?4");
+    st_->add_error = prepare("INSERT INTO run_errors VALUES (?1, ?2, ?3, ?4, ?5)");
+    open_journal();
+    st_->add_intent = prepare_on(journal_, "INSERT INTO intents (pipeline, object_type, source_ids, run_id) VALUES (?1, ?2, ?3, ?4)");
+    st_->clear_intent = prepare_on(journal_, "DELETE FROM intents WHERE id = ?1");
+  } catch (...) {
+    release();
+    throw;
   }
-  // A store from before this setting holds FNV-1a (object_hash.hpp).
-  exec(created ? "INSERT OR IGNORE INTO meta VALUES ('object_hash', 'wide')"
-               : "INSERT OR IGNORE INTO meta VALUES ('object_hash', 'fnv1a')");
-  {
-    sqlite3_stmt* st = prepare("SELECT value FROM meta WHERE key = 'object_hash'");
-    const std::string hash = sqlite3_step(st) == SQLITE_ROW ? column_text(st, 0) : "";
-    sqlite3_finalize(st);
-    if (hash == "wide") object_hash_ = ObjectHash::wide;
-    else if (hash == "fnv1a") object_hash_ = ObjectHash::fnv1a;
-    else
-      throw Error(ErrorKind::config, "state store " + path.string() + " holds object hashes '" + hash +
-                                         "', which this dirsync does not know (it knows 'wide' and 'fnv1a')");
-  }
-  // A run that loaded an empty store in bulk (begin_bulk_load) and died
-  // before it rebuilt the key indexes left them dropped.
-  exec(kKeyIndexes);
-  // ?1 key, ?2 pipeline, ?3 object type, ?4 id: the key finds the rows, the
-  // text columns settle a collision. INDEXED BY: without statistics the
-  // planner would prefer links_kind, which matches two columns, and scan.
-  st_->find_link = prepare(
-      "SELECT id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled FROM links INDEXED BY links_source "
-      "WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
-  st_->link_at = prepare(
-      "SELECT id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled FROM links WHERE id = ?1");
-  st_->target_of = prepare(
-      "SELECT target_id FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
-  st_->link_id = prepare(
-      "SELECT id FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
-  st_->insert_link = prepare(
-      "INSERT INTO links (source_key, pipeline, object_type, source_id, target_key, target_id, hash, written, source, "
-      "source_hash, created_by_pipeline, disabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
-  st_->update_link = prepare(
-      "UPDATE links SET target_key = ?5, target_id = ?6, hash = ?7, written = ?8, source = ?9, source_hash = ?10, "
-      "created_by_pipeline = ?11, disabled = ?12 WHERE id = ?1");
-  st_->delete_link = prepare(
-      "DELETE FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
-  st_->source_for_target = prepare(
-      "SELECT source_id FROM links INDEXED BY links_target WHERE target_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND target_id = ?4");
-  st_->add_error = prepare("INSERT INTO run_errors VALUES (?1, ?2, ?3, ?4, ?5)");
-  open_journal();
-  st_->add_intent = prepare_on(journal_, "INSERT INTO intents (pipeline, object_type, source_ids, run_id) VALUES (?1, ?2, ?3, ?4)");
-  st_->clear_intent = prepare_on(journal_, "DELETE FROM intents WHERE id = ?1");
 }
 
-StateStore::~StateStore() {
+StateStore::~StateStore() { release(); }
+
+void StateStore::release() {
   for (sqlite3_stmt* st : {st_->find_link, st_->link_at, st_->target_of, st_->link_id, st_->insert_link, st_->update_link, st_->delete_link, st_->source_for_target, st_->add_error,
                            st_->add_intent, st_->clear_intent})
     sqlite3_finalize(st);

@@ -148,6 +148,8 @@ class StateStore {
   Link read_link(sqlite3_stmt* st, int first_column);
   /// Binds ?1..?4 of a keyed lookup: key, pipeline, object type, id.
   void bind_key(sqlite3_stmt* st, ObjectType type, std::string_view id);
+  /// Finalizes the statements and closes the connections and the lock.
+  void release();
   void for_each_link_impl(ObjectType type, const std::function<void(std::int64_t, std::string, Link)>& fn,
                           const std::function<bool(std::int64_t)>& wanted);
 
