@@ -35,12 +35,7 @@ class CompactTable {
 
   Entry* find(std::uint16_t bucket, Tag tag) {
     if (Entry* e = find_delta(bucket, tag)) return e;
-    Segment& s = segments_[bucket >> kSubBits];
-    if (s.start.empty()) return nullptr;
-    const std::size_t sub = bucket & kSubMask;
-    for (std::uint32_t i = s.start[sub]; i < s.start[sub + 1]; ++i)
-      if (Traits::tag(s.entries[i]) == tag) return &s.entries[i];
-    return nullptr;
+    return find_merged(bucket, tag);
   }
   const Entry* find(std::uint16_t bucket, Tag tag) const { return const_cast<CompactTable*>(this)->find(bucket, tag); }
 
@@ -53,11 +48,11 @@ class CompactTable {
     if (delta_.size() >= std::max<std::size_t>(kMinDelta, size_ / 16)) merge();
   }
 
-  /// The entry stays in place, dead, until the next merge drops it.
+  /// The entry stays in place, dead, until its segment's next merge drops it.
   bool erase(std::uint16_t bucket, Tag tag) {
     Entry* e = find_delta(bucket, tag);
     if (!e) {
-      e = find(bucket, tag);
+      e = find_merged(bucket, tag);
       if (!e) return false;
       ++segments_[bucket >> kSubBits].dead;
     }
@@ -86,6 +81,15 @@ class CompactTable {
   static std::size_t mix(std::uint16_t bucket, std::uint64_t tag) {
     std::uint64_t h = (tag ^ (std::uint64_t(bucket) << 48)) * 0x9e3779b97f4a7c15ull;
     return std::size_t(h ^ (h >> 29));
+  }
+
+  Entry* find_merged(std::uint16_t bucket, Tag tag) {
+    Segment& s = segments_[bucket >> kSubBits];
+    if (s.start.empty()) return nullptr;
+    const std::size_t sub = bucket & kSubMask;
+    for (std::uint32_t i = s.start[sub]; i < s.start[sub + 1]; ++i)
+      if (Traits::tag(s.entries[i]) == tag) return &s.entries[i];
+    return nullptr;
   }
 
   /// A slot holds the entry's index plus one (zero: empty) and, above it, 32
