@@ -450,10 +450,39 @@ bool StateStore::begin_bulk_load() {
   sqlite3_finalize(st);
   if (!empty) return false;
   // Appended pages are not read again during the load: a small cache
-  // spills them to the WAL as a large one would at commit, in less memory.
+  // spills them as a large one would at commit, in less memory.
   exec("DROP INDEX IF EXISTS links_source; DROP INDEX IF EXISTS links_target; PRAGMA cache_size=-8192");
+  // WAL writes every page twice, to the log and again at the checkpoint. A
+  // rollback journal records only pages that existed before the transaction,
+  // and a load into an empty table appends: each page is written once (a
+  // million links: 1.5 GB of writes and 0.9 million syscalls fewer). A crash
+  // still rolls back to the last commit. FULL, because NORMAL without WAL may
+  // lose a commit to a power cut. Another connection on the file (a status
+  // query) keeps WAL in place, and the load is then only slower.
+  if (journal_mode("truncate") == "truncate") {
+    exec("PRAGMA synchronous=FULL");
+    rollback_journal_ = true;
+  }
   bulk_ = true;
   return true;
+}
+
+std::string StateStore::journal_mode(const char* mode) {
+  const std::string sql = std::string("PRAGMA journal_mode=") + mode;
+  sqlite3_stmt* st = prepare(sql.c_str());
+  const std::string now = sqlite3_step(st) == SQLITE_ROW ? column_text(st, 0) : "";
+  sqlite3_finalize(st);
+  return now;
+}
+
+// Back to WAL once no transaction is open (a mode change inside one fails):
+// readers then see the last commit while later runs write.
+void StateStore::restore_wal() {
+  if (!rollback_journal_ || !sqlite3_get_autocommit(db_)) return;
+  if (journal_mode("wal") != "wal")
+    throw Error(ErrorKind::connection, "state store " + path_.string() + ": cannot return to WAL journal mode");
+  exec("PRAGMA synchronous=NORMAL");
+  rollback_journal_ = false;
 }
 
 // The small cache stays for the rest of the run: what follows a first load
@@ -464,6 +493,7 @@ void StateStore::end_bulk_load() {
   if (!bulk_) return;
   bulk_ = false;
   exec(kKeyIndexes);
+  restore_wal();
 }
 
 // A lookup in the middle of a load: the run goes on looking up, with the
@@ -477,7 +507,10 @@ void StateStore::interrupt_bulk_load() {
 void StateStore::begin() { exec("BEGIN IMMEDIATE"); }
 bool StateStore::in_transaction() const { return !sqlite3_get_autocommit(db_); }
 void StateStore::begin_read() { exec("BEGIN"); }
-void StateStore::commit() { exec("COMMIT"); }
+void StateStore::commit() {
+  exec("COMMIT");
+  if (!bulk_) restore_wal();  // a load interrupted inside a transaction
+}
 void StateStore::rollback() {
   if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }

@@ -89,7 +89,8 @@ class StateStore {
 
   /// On a store with no links at all, drops the key indexes until
   /// end_bulk_load() (or the first lookup by key) rebuilds them: a first sync
-  /// appends instead of updating random index pages. False: not empty.
+  /// appends instead of updating random index pages. The load writes through
+  /// a rollback journal until then. False: not empty.
   bool begin_bulk_load();
   /// The load is over: builds the key indexes; the small page cache of the
   /// load stays until the store is opened again.
@@ -162,6 +163,10 @@ class StateStore {
   /// A lookup during a load: the indexes are built and the cache is full size again.
   void interrupt_bulk_load();
   bool bulk_ = false;  ///< the key indexes are dropped (begin_bulk_load)
+  bool rollback_journal_ = false;  ///< a load writes through a rollback journal, not the WAL
+  /// Sets the journal mode; returns the mode in force (the old one when it could not change).
+  std::string journal_mode(const char* mode);
+  void restore_wal();
   struct Statements;
   std::unique_ptr<Statements> st_;
 };
