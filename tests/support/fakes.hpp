@@ -18,6 +18,7 @@ class FakeSource final : public Source {
   std::string cursor_out = "cursor-1";
   ReadMode mode_out = ReadMode::incremental;  ///< what an incremental request reports back
   int throw_after = -1;  ///< throw Error(read) after emitting this many changes
+  std::function<void(const Change&)> on_emit;  ///< called before each change is emitted
   ReadRequest last_request;
 
   ReadResult read(const ReadRequest& request, Emitter& out) override {
@@ -25,6 +26,7 @@ class FakeSource final : public Source {
     int n = 0;
     for (const auto& c : changes) {
       if (throw_after >= 0 && n == throw_after) throw Error(ErrorKind::read, "page 2 failed: HTTP 503 after retries");
+      if (on_emit) on_emit(c);
       Change copy = c;
       out.emit(std::move(copy));
       ++n;

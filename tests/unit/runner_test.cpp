@@ -7,6 +7,10 @@
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
 using namespace dirsync;
 using namespace dirsync::test;
 
@@ -522,6 +526,54 @@ TEST_CASE("a first sync decides a nested group again at the end without building
   CHECK(h.state->find_link(ObjectType::group, "g1")->target_id != g2_target);
   // And the next run writes nothing.
   auto again = h.run();
+  CHECK(again.counts.updated == 0);
+  CHECK(again.counts.created == 0);
+}
+
+TEST_CASE("a first sync writes a batch of groups while it reads the next, and resolves a member group still in flight") {
+  // g2 lists g1, whose batch the sink holds when g2 is decided: g2 waits
+  // for it rather than being deferred (no update at the end).
+  Harness h;
+  h.source.changes = {user("u1", person("a@x.com", "Ann")), user("u2", person("b@x.com", "Bob")),
+                      group("g1", Object{{"displayName", Value("Sales")}}, {"u1"}),
+                      group("g2", Object{{"displayName", Value("EMEA")}}, {"u2", "g1"}),
+                      group("g3", Object{{"displayName", Value("APAC")}}, {"u1"})};
+  std::mutex m;
+  std::condition_variable cv;
+  bool g2_read = false;
+  h.source.on_emit = [&](const Change& c) {
+    if (c.record.id != "g2") return;
+    std::lock_guard<std::mutex> lock(m);
+    g2_read = true;
+    cv.notify_all();
+  };
+  // The sink takes g1 only once the source has moved on to g2: a run that
+  // writes groups in step with reading them would wait here for nothing.
+  bool overlapped = false;
+  h.sink.on_apply = [&](const Operation& op) {
+    if (op.source_id != "g1") return;
+    std::unique_lock<std::mutex> lock(m);
+    overlapped = cv.wait_for(lock, std::chrono::seconds(10), [&] { return g2_read; });
+  };
+  RunOptions one_per_batch;
+  one_per_batch.batch_size = 1;
+  auto r = h.run(one_per_batch);
+  CHECK(overlapped);
+  CHECK(r.status == "Success");
+  CHECK(r.counts.created == 5);
+  CHECK(r.counts.updated == 0);
+  std::map<std::string, const FakeObject*> by_name;
+  std::string g1_target;
+  for (const auto& [id, o] : h.sink.objects) {
+    if (o.type != ObjectType::group) continue;
+    by_name[o.attributes.find("name")->as_string()] = &o;
+    if (o.attributes.find("name")->as_string() == "Sales") g1_target = id;
+  }
+  REQUIRE(by_name.size() == 3);
+  CHECK(by_name["EMEA"]->members.size() == 2);
+  CHECK(by_name["EMEA"]->members.count(g1_target) == 1);
+  CHECK(by_name["APAC"]->members.size() == 1);
+  auto again = h.run(one_per_batch);
   CHECK(again.counts.updated == 0);
   CHECK(again.counts.created == 0);
 }

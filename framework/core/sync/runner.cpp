@@ -130,11 +130,11 @@ class Engine final : public Emitter {
         if (m.kind == mapping::Kind::expression && m.expression->selects_unique_value()) tracked.insert(m.target);
         references = references || m.type == TargetType::reference;
       }
-      // Users of a first sync need nothing from the store or the sink to be
-      // decided (no links yet; matching in memory), so the sink and the store
-      // write one batch while the next is decided. Groups resolve members and
-      // references through the store, so they stay in step.
-      if (t == ObjectType::user) pipelined_ = !options_.dry_run && !references;
+      // Objects of a first sync need nothing from the store or the sink to be
+      // decided (no links yet; matching in memory; members from the target
+      // index), so the sink and the store write one batch while the next is
+      // decided. References resolve through the store: they stay in step.
+      pipelined_[static_cast<std::size_t>(t)] = !options_.dry_run && !references;
     }
     if (!options_.dry_run && (fresh_[0] || fresh_[1])) state_.begin_bulk_load();
   }
@@ -158,11 +158,23 @@ class Engine final : public Emitter {
     if (batch_.size() >= options_.batch_size || batch_members_ >= kMembersPerBatch) flush();
   }
 
+  /// Whether a batch of `type` can be decided while the workers write the
+  /// ones before it: nothing in its decisions may read the store or the
+  /// sink. A group's members resolve from the target index alone while both
+  /// types are this run's only links (store_may_know); a member missing
+  /// there waits for the batches in flight (resolve_members).
+  bool overlaps(ObjectType type) {
+    const auto t = static_cast<std::size_t>(type);
+    if (!pipelined_[t] || !fresh_[t]) return false;
+    if (type == ObjectType::user) return true;
+    return !store_may_know(ObjectType::user) && !store_may_know(ObjectType::group);
+  }
+
   void flush() {
     free_retired();
     if (batch_.empty()) return;
     batch_ids_.clear();
-    const bool overlap = pipelined_ && batch_.front().record.type == ObjectType::user;
+    const bool overlap = overlaps(batch_.front().record.type);
     if (!overlap) drain();
     std::vector<Decision> decisions;
     decisions.reserve(batch_.size());
@@ -260,7 +272,10 @@ class Engine final : public Emitter {
     if (!fresh_[u]) return;
     created_values_[u] = FingerprintSet{};
     fresh_[u] = false;
-    pipelined_ = false;  // a user batch now reads the store: never beside its worker
+    pipelined_[u] = false;  // a user batch now reads the store: never beside its worker
+    // The groups' members resolve through the target index, which learns
+    // the last users' targets when the store has linked them.
+    drain();
   }
 
   /// Waits for the worker, then commits the store's window.
@@ -496,6 +511,13 @@ class Engine final : public Emitter {
       // group's member is a group, and a store miss costs a read.
       std::optional<std::string> known = known_target(ObjectType::user, id);
       if (!known) known = known_target(ObjectType::group, id);
+      if (!known && state_done_.valid()) {
+        // A group of a batch still in the workers' hands is not in the index
+        // yet: once they are done, it is (or it is not this run's).
+        drain();
+        known = known_target(ObjectType::user, id);
+        if (!known) known = known_target(ObjectType::group, id);
+      }
       if (known) {
         out.push_back(std::move(*known));
         continue;
@@ -588,7 +610,9 @@ class Engine final : public Emitter {
     // unchanged input must not turn a Switch() into null).
     const Object* whole = &rec.attributes;
     Object merged_source;
-    std::vector<std::string> member_ids = rec.members;
+    // Taken, not copied: nothing after decide() reads a record's members, and
+    // a group's list is held in every batch still in the workers' hands.
+    std::vector<std::string> member_ids = std::move(d.change.record.members);
     if (rec.partial && d.link) {
       Object merged = parse_object(d.link->source);
       std::vector<std::string> old_members;
@@ -599,7 +623,7 @@ class Engine final : public Emitter {
       merged_source = std::move(merged);
       whole = &merged_source;
       std::set<std::string> members(old_members.begin(), old_members.end());
-      for (const auto& id : rec.members) members.insert(id);
+      for (const auto& id : member_ids) members.insert(id);
       for (const auto& id : rec.members_removed) members.erase(id);
       member_ids.assign(members.begin(), members.end());
     }
@@ -994,7 +1018,9 @@ class Engine final : public Emitter {
   std::vector<std::shared_ptr<Batch>> retired_;  ///< done with by the store's worker, freed by free_retired()
   TargetIndex targets_;            ///< target ids of this run's links (and the first sync's decided ids)
   bool track_targets_ = false;     ///< only when groups resolve members or mappings hold references
-  bool pipelined_ = false;         ///< user batches are written by a worker while the next is decided
+  /// Per object type: batches are written by the workers while the next is
+  /// decided (a first sync without references; see overlaps()).
+  std::array<bool, 2> pipelined_{};
   std::atomic<std::int64_t> written_{0};
   std::unique_ptr<StoredMembership> membership_;
   bool recount_ = true;
