@@ -175,14 +175,40 @@ void append_json(std::string& out, const Value& v) {
   }
 }
 
+namespace {
+/// About the length of the JSON text, so that it is built in one allocation
+/// instead of five or six doublings (a snapshot per user, on the engine's
+/// critical thread).
+std::size_t json_size_hint(const Value& v);
+std::size_t json_size_hint(const Object& object) {
+  std::size_t n = 2;
+  for (const auto& [k, item] : object) n += k.size() + 4 + json_size_hint(item);
+  return n;
+}
+std::size_t json_size_hint(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::string: return v.as_string().size() + 2;
+    case Value::Kind::list: {
+      std::size_t n = 2;
+      for (const Value& item : v.as_list()) n += json_size_hint(item) + 1;
+      return n;
+    }
+    case Value::Kind::object: return json_size_hint(v.as_object());
+    default: return 8;
+  }
+}
+}  // namespace
+
 std::string to_json(const Object& object) {
   std::string out;
+  out.reserve(json_size_hint(object));
   append_object(out, object);
   return out;
 }
 
 std::string to_json(const Value& value) {
   std::string out;
+  out.reserve(json_size_hint(value));
   append_json(out, value);
   return out;
 }

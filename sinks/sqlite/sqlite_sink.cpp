@@ -407,7 +407,9 @@ class SqliteSink final : public Sink {
   }
 
   sqlite3_stmt* write_statement(const Table& t, const Operation& op) {
-    std::string key(1, char('0' + int(op.kind)));
+    // Built in a buffer kept across calls: this runs once per object written.
+    std::string& key = key_;
+    key.assign(1, char('0' + int(op.kind)));
     key += t.name;
     for (const auto& [name, value] : op.attributes) (key += '\0') += name;
     return statement(key, [&] {
@@ -440,13 +442,12 @@ class SqliteSink final : public Sink {
 
   void apply_one(const Operation& op, OpResult& result) {
     Table& t = table(op.type);
-    std::string id = op.target_id;
     if (op.kind == OpKind::remove) {
       remove(t, op);
       result.ok = true;
       return;
     }
-    if (op.kind == OpKind::create && id.empty()) id = ids_.next();
+    std::string id = op.kind == OpKind::create && op.target_id.empty() ? ids_.next() : op.target_id;
     if (id.empty()) throw ObjectFailure{std::string(to_string(op.kind)) + " of source " + op.source_id + " has no target id"};
     sqlite3_stmt* stmt = write_statement(t, op);
     bind_text(stmt, 1, op.kind == OpKind::create ? id : now_);
@@ -465,7 +466,7 @@ class SqliteSink final : public Sink {
       throw ObjectFailure{std::string(to_string(op.type)) + " " + id + " not found in table " + t.name};
     if (op.type == ObjectType::group) update_members(id, op);
     result.ok = true;
-    result.target_id = id;
+    result.target_id = std::move(id);
   }
 
   void update_members(const std::string& group_id, const Operation& op) {
@@ -576,6 +577,7 @@ class SqliteSink final : public Sink {
   std::string members_table_;
   bool member_index_deferred_ = false;  ///< dropped by prepare() on an empty members table
   bool bulk_cache_ = false;             ///< a small page cache while loading an empty database
+  std::string key_;                     ///< write_statement()'s buffer
   std::int64_t busy_timeout_ms_ = 5000;
   std::string synchronous_;
   sqlite3* db_ = nullptr;

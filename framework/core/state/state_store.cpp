@@ -149,6 +149,12 @@ void bind_text(sqlite3_stmt* st, int i, std::string_view text) {
   sqlite3_bind_text(st, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
 }
 
+/// For text that outlives the statement's step (the caller's link and ids):
+/// not copied. Every use binds all its parameters again before stepping.
+void bind_static(sqlite3_stmt* st, int i, std::string_view text) {
+  sqlite3_bind_text(st, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+}
+
 }  // namespace
 
 struct StateStore::Statements {
@@ -398,9 +404,9 @@ Link StateStore::read_link(sqlite3_stmt* st, int c) {
 
 void StateStore::bind_key(sqlite3_stmt* st, ObjectType type, std::string_view id) {
   sqlite3_bind_int64(st, 1, link_key(pipeline_, static_cast<int>(type), id));
-  bind_text(st, 2, pipeline_);
+  bind_static(st, 2, pipeline_);
   sqlite3_bind_int(st, 3, static_cast<int>(type));
-  bind_text(st, 4, id);
+  bind_static(st, 4, id);
 }
 
 std::optional<Link> StateStore::find_link(ObjectType type, std::string_view source_id) {
@@ -540,11 +546,11 @@ std::int64_t StateStore::write_link(ObjectType type, std::string_view source_id,
     bind_key(st, type, source_id);
   }
   sqlite3_bind_int64(st, 5, link_key(pipeline_, static_cast<int>(type), link.target_id));
-  bind_text(st, 6, link.target_id);
+  bind_static(st, 6, link.target_id);
   sqlite3_bind_int64(st, 7, static_cast<sqlite3_int64>(link.hash));
   // A blob: a user's `written` is a binary fingerprint (sync/written.hpp).
-  sqlite3_bind_blob(st, 8, link.written.data(), static_cast<int>(link.written.size()), SQLITE_TRANSIENT);
-  bind_text(st, 9, link.source);
+  sqlite3_bind_blob(st, 8, link.written.data(), static_cast<int>(link.written.size()), SQLITE_STATIC);
+  bind_static(st, 9, link.source);
   sqlite3_bind_int64(st, 10, static_cast<sqlite3_int64>(link.source_hash));
   sqlite3_bind_int(st, 11, link.created_by_pipeline ? 1 : 0);
   sqlite3_bind_int(st, 12, link.disabled ? 1 : 0);
@@ -572,15 +578,21 @@ void StateStore::add_error(std::int64_t run_id, const RunError& e) {
   sqlite3_step(st);
 }
 
-std::int64_t StateStore::add_intents(ObjectType type, const std::vector<std::string>& source_ids,
+std::int64_t StateStore::add_intents(ObjectType type, std::span<const std::string_view> source_ids,
                                      std::int64_t run_id) {
-  List ids;
-  for (const auto& id : source_ids) ids.emplace_back(id);
+  // A JSON list of strings, written straight from the ids: a batch of a
+  // first sync is a thousand of them, once per batch.
+  std::string ids = "[";
+  for (std::string_view id : source_ids) {
+    if (ids.size() > 1) ids += ',';
+    append_json_string(ids, id);
+  }
+  ids += ']';
   sqlite3_stmt* st = st_->add_intent;
   Reset reset{st};
   bind_text(st, 1, pipeline_);
   sqlite3_bind_int(st, 2, static_cast<int>(type));
-  bind_text(st, 3, to_json(Value(std::move(ids))));
+  bind_static(st, 3, ids);
   sqlite3_bind_int64(st, 4, run_id);
   if (sqlite3_step(st) != SQLITE_DONE)
     throw Error(ErrorKind::connection, std::string("state store: cannot record intents: ") + sqlite3_errmsg(journal_));

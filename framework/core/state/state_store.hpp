@@ -28,7 +28,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct sqlite3;
@@ -116,7 +118,7 @@ class StateStore {
   /// Records that `source_ids` are about to be created; returns the intent's id.
   /// The intent calls may run on another thread than the rest of the store's
   /// (one thread each for add_intents and for the others).
-  std::int64_t add_intents(ObjectType type, const std::vector<std::string>& source_ids, std::int64_t run_id);
+  std::int64_t add_intents(ObjectType type, std::span<const std::string_view> source_ids, std::int64_t run_id);
   void clear_intents(std::int64_t intent_id);
   /// After a complete run: intents of earlier runs have been re-matched.
   void clear_intents_before(std::int64_t run_id);

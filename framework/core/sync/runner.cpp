@@ -773,7 +773,7 @@ class Engine final : public Emitter {
       for (const auto& k : policy.match) keys += (keys.empty() ? "" : ", ") + k.source;
       throw Error(ErrorKind::input, "has no value for any match key (" + keys + ")");
     }
-    const bool recovering = recovering_.count({rec.type, rec.id}) > 0;
+    const bool recovering = !recovering_.empty() && recovering_.count({rec.type, rec.id}) > 0;
     // d.next already carries the source snapshot computed in decide().
     d.next.hash = mapped_hash(mapped_update, group_members ? &members : nullptr);
     Operation op;
@@ -841,12 +841,14 @@ class Engine final : public Emitter {
   }
 
   /// Case-folded (ASCII, as SQLite's NOCASE) whatever the key's ignore_case:
-  /// folding more only turns a miss into a find().
-  static std::uint64_t value_key(std::string_view attribute, const Value& value) {
-    std::string text = value.to_string();
-    for (char& c : text)
+  /// folding more only turns a miss into a find(). Folded in a buffer kept
+  /// across calls: a first sync asks this three or four times per user.
+  std::uint64_t value_key(std::string_view attribute, const Value& value) {
+    if (value.is_string()) folded_.assign(value.as_string());
+    else folded_ = value.to_string();
+    for (char& c : folded_)
       if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-    return HashSet64::hash(text, HashSet64::hash(attribute));
+    return HashSet64::hash(folded_, HashSet64::hash(attribute));
   }
 
   /// Whether creating maps differently from updating (on_create mappings,
@@ -928,7 +930,7 @@ class Engine final : public Emitter {
   /// nothing the state stage uses (the journal is its own connection).
   void apply_sink(Batch& batch) {
     std::vector<Operation>& ops = batch.ops;
-    std::vector<std::string> creating;
+    std::vector<std::string_view> creating;  // the decisions outlive the call
     for (Decision& d : batch.decisions) {
       if (d.intent) creating.push_back(d.change.record.id);
       if (d.has_op) ops.push_back(std::move(d.op));  // kind and type survive the move
@@ -1001,6 +1003,7 @@ class Engine final : public Emitter {
   std::vector<std::pair<std::string, std::int64_t>> deferred_groups_;  ///< source id, link rowid
   std::map<std::string, Link, std::less<>> deferred_links_;            ///< for decide(), by resolve_deferred()
   std::set<std::string> claimed_;  ///< SelectUniqueValue results of this run
+  std::string folded_;             ///< value_key()'s buffer
   const ObjectHash hash_ = state_.object_hash();  ///< what the store's links hold
   std::array<bool, 2> fresh_{};    ///< per object type: first sync into an empty target
   /// Per object type: every link was made by this run and is in targets_
