@@ -94,6 +94,7 @@ struct Decision {
   bool intent = false;
   bool skipped = false;
   bool deferred = false;   ///< a group with members not written yet: decided again at the end
+  bool learned = false;    ///< its link holds: the target index learns its target (Engine::learn)
   std::string error;       ///< decided as a per-object failure
 };
 
@@ -239,13 +240,21 @@ class Engine final : public Emitter {
   /// first failure. Before the engine touches the sink or the store itself,
   /// and at the end.
   void drain() {
-    if (!state_done_.valid()) return;
-    auto sink = std::move(sink_done_);
-    auto waited = std::move(state_waited_);
-    auto state = std::move(state_done_);
-    state.get();  // after sink's batch, so both are done; rethrows either's failure
+    if (state_done_.valid()) {
+      auto sink = std::move(sink_done_);
+      auto waited = std::move(state_waited_);
+      auto state = std::move(state_done_);
+      state.get();  // after sink's batch, so both are done; rethrows either's failure
+      report_progress();
+    }
     free_retired();
-    report_progress();
+  }
+
+  /// Batches in the workers' hands, or linked and not yet learned from.
+  bool in_flight() {
+    if (state_done_.valid()) return true;
+    std::lock_guard<std::mutex> lock(retired_mutex_);
+    return !retired_.empty();
   }
 
   /// Flushes and waits: everything emitted is written (or has failed).
@@ -452,23 +461,25 @@ class Engine final : public Emitter {
   /// megabyte each go through it) to learn nothing.
   bool store_may_know(ObjectType type) {
     if (!only_this_run_[static_cast<std::size_t>(type)]) return true;
-    std::lock_guard<std::mutex> lock(targets_mutex_);
     return !targets_.complete();
   }
 
-  /// What the target index learns from a decision whose link now holds. On
-  /// the store's worker while the engine decides the next users: the index
-  /// is shared under targets_mutex_.
-  void remember_target(const Decision& d) {
+  /// What the target index learns from a batch the store has linked: the
+  /// decisions apply_state() marked `learned`. On the engine's thread, which
+  /// alone touches the index: shared with the store's worker under a mutex,
+  /// the two took turns on it for every user, and a third of a first sync's
+  /// users waited for the lock (365,000 futex calls a million users).
+  void learn(const std::vector<Decision>& decisions) {
     if (!track_targets_) return;
-    const Record& rec = d.change.record;
-    std::lock_guard<std::mutex> lock(targets_mutex_);
-    if (d.drop_link) targets_.erase(rec.type, rec.id);
-    else if (!d.next.target_id.empty()) targets_.put(rec.type, rec.id, d.next.target_id);
+    for (const Decision& d : decisions) {
+      if (!d.learned) continue;
+      const Record& rec = d.change.record;
+      if (d.drop_link) targets_.erase(rec.type, rec.id);
+      else if (!d.next.target_id.empty()) targets_.put(rec.type, rec.id, d.next.target_id);
+    }
   }
 
   std::optional<std::string> known_target(ObjectType type, const std::string& source_id) {
-    std::lock_guard<std::mutex> lock(targets_mutex_);
     auto known = targets_.find(type, source_id);
     return known ? std::optional<std::string>(*known) : std::nullopt;
   }
@@ -477,10 +488,7 @@ class Engine final : public Emitter {
   /// read, or a replay). With a target index, its entries answer; without
   /// one, a set of fingerprints does.
   bool decided_before(const Record& rec) {
-    if (track_targets_) {
-      std::lock_guard<std::mutex> lock(targets_mutex_);
-      return targets_.mark(rec.type, rec.id);
-    }
+    if (track_targets_) return targets_.mark(rec.type, rec.id);
     const std::uint64_t key = HashSet64::hash(rec.id, std::uint64_t(rec.type) + 1);
     const bool seen = decided_ids_.contains(key);
     decided_ids_.insert(key);
@@ -511,7 +519,7 @@ class Engine final : public Emitter {
       // group's member is a group, and a store miss costs a read.
       std::optional<std::string> known = known_target(ObjectType::user, id);
       if (!known) known = known_target(ObjectType::group, id);
-      if (!known && state_done_.valid()) {
+      if (!known && in_flight()) {
         // A group of a batch still in the workers' hands is not in the index
         // yet: once they are done, it is (or it is not this run's).
         drain();
@@ -894,10 +902,14 @@ class Engine final : public Emitter {
     std::lock_guard<std::mutex> lock(retired_mutex_);
     retired_.push_back(std::move(batch));
   }
+  /// Also where the target index learns from them, in batch order.
   void free_retired() {
     std::vector<std::shared_ptr<Batch>> gone;
-    std::lock_guard<std::mutex> lock(retired_mutex_);
-    gone.swap(retired_);
+    {
+      std::lock_guard<std::mutex> lock(retired_mutex_);
+      gone.swap(retired_);
+    }
+    for (const auto& batch : gone) learn(batch->decisions);
   }
 
   void apply(std::vector<Decision>& decisions) {
@@ -909,6 +921,7 @@ class Engine final : public Emitter {
     Batch batch{std::move(decisions), {}, {}, {}};
     apply_sink(batch);
     apply_state(batch);
+    learn(batch.decisions);
   }
 
   void plan(std::vector<Decision>& decisions) {
@@ -970,12 +983,12 @@ class Engine final : public Emitter {
           if (d.op.kind == OpKind::create) d.next.target_id = result.target_id;
           link_written(d, state_.write_link(rec.type, rec.id, d.next));
         }
-        remember_target(d);
+        d.learned = true;
         continue;
       }
       if (d.skipped && recount_) ++report_.counts.skipped;
       if (d.store_link) link_written(d, state_.write_link(rec.type, rec.id, d.next));
-      if (d.link || d.store_link) remember_target(d);
+      d.learned = d.link || d.store_link;
     }
     window_objects_ += batch.decisions.size();
     if (window_objects_ >= kWindow) close_window();
@@ -1016,7 +1029,6 @@ class Engine final : public Emitter {
   std::array<FingerprintSet, 2> created_values_;  ///< per object type: (attribute, value) this run created, fresh types only
   std::optional<ObjectType> last_type_;  ///< of the last object emitted
   FingerprintSet decided_ids_;     ///< (type, source id) decided this run, fresh types only, when no targets_
-  std::mutex targets_mutex_;
   std::mutex retired_mutex_;
   std::vector<std::shared_ptr<Batch>> retired_;  ///< done with by the store's worker, freed by free_retired()
   TargetIndex targets_;            ///< target ids of this run's links (and the first sync's decided ids)
