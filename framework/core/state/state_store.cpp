@@ -491,13 +491,16 @@ void StateStore::restore_wal() {
   rollback_journal_ = false;
 }
 
-// The small cache stays for the rest of the run: what follows a first load
-// (deferred groups, the removal scan) reads little, and a full-size cache
-// would fill with megabyte group rows at the moment the run's own indexes are
-// largest. The next run opens the store with the full cache.
+// The small cache stays for the rest of the run: only the run's summary
+// follows the index build. The next run opens the store with the full cache.
 void StateStore::end_bulk_load() {
   if (!bulk_) return;
   bulk_ = false;
+  // CREATE INDEX sorts in runs the size of the page cache, then merges them:
+  // runs of 2 MB sort in the CPU's caches. A million links' two indexes took
+  // 1.44 s with it against 1.81-1.99 s with the load's 8 MB (and 2.3 s with
+  // 64 MB), in less memory.
+  exec("PRAGMA cache_size=-2048");
   exec(kKeyIndexes);
   restore_wal();
 }
