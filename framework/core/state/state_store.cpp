@@ -292,7 +292,10 @@ void StateStore::open_journal() {
     throw Error(ErrorKind::connection, "cannot open intent journal " + path);
   sqlite3_busy_timeout(journal_, 10000);
   const char* setup =
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+      // Each batch of a first sync adds a row of a thousand ids and deletes
+      // it again: checkpoints every 1,000 pages (SQLite's default) were a
+      // hundred fsyncs a million users; every 10,000, as the store, ten.
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000;"
       "CREATE TABLE IF NOT EXISTS intents (id INTEGER PRIMARY KEY, pipeline TEXT NOT NULL, "
       "object_type INTEGER NOT NULL, source_ids TEXT NOT NULL, run_id INTEGER NOT NULL)";
   if (sqlite3_exec(journal_, setup, nullptr, nullptr, nullptr) != SQLITE_OK)
