@@ -155,8 +155,11 @@ class Engine final : public Emitter {
     batch_.push_back(std::move(change));
     // Member lists count towards the batch: fifty groups of 20,000 members
     // are a million references, and a batch is held in memory several times
-    // over (records, decisions, operations).
-    if (batch_.size() >= options_.batch_size || batch_members_ >= kMembersPerBatch) flush();
+    // over (records, decisions, operations). Pipelined, three batches are
+    // held at once (deciding, in the sink, in the store): a smaller share
+    // each keeps the peak where it was in step.
+    const std::size_t members_cap = overlaps(change.record.type) ? kMembersPerBatch / 3 : kMembersPerBatch;
+    if (batch_.size() >= options_.batch_size || batch_members_ >= members_cap) flush();
   }
 
   /// Whether a batch of `type` can be decided while the workers write the
