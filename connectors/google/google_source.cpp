@@ -621,28 +621,36 @@ class GoogleSource final : public Source {
     if (!roles_.empty()) base += "&roles=" + http::url_encode(roles_);
     List owners, managers, external;
     bool everyone = false;
+    // Each member streamed with only the four fields read: a page parsed
+    // whole built every member's kind, etag and status too (a million
+    // members are a million small objects).
+    static const auto keep = [](std::string_view key) {
+      return key == "type" || key == "id" || key == "role" || key == "email";
+    };
     try {
-      pages(
+      page_bodies(
           base,
-          [&](Value&& doc) {
-            Value* members = doc.is_object() ? doc.as_object().find("members") : nullptr;
-            if (!members || !members->is_list()) return;
-            for (const Value& m : members->as_list()) {
-              if (!m.is_object()) continue;
-              const Object& o = m.as_object();
-              std::string type = text_of(o, "type"), id = text_of(o, "id"), role = text_of(o, "role");
-              if (type == "CUSTOMER") {
-                everyone = true;
-                continue;
-              }
-              if (type == "EXTERNAL") {
-                external.emplace_back(text_of(o, "email"));
-                continue;
-              }
-              if (id.empty()) continue;
-              if (role == "OWNER") owners.emplace_back(id);
-              if (role == "MANAGER") managers.emplace_back(id);
-              group.members.push_back(std::move(id));
+          [&](std::string_view body) {
+            try {
+              // Google omits an empty list.
+              parse_json_items(body, "members", keep, [&](Object&& o) {
+                std::string type = text_of(o, "type"), id = text_of(o, "id"), role = text_of(o, "role");
+                if (type == "CUSTOMER") {
+                  everyone = true;
+                  return;
+                }
+                if (type == "EXTERNAL") {
+                  external.emplace_back(text_of(o, "email"));
+                  return;
+                }
+                if (id.empty()) return;
+                if (role == "OWNER") owners.emplace_back(id);
+                if (role == "MANAGER") managers.emplace_back(id);
+                group.members.push_back(std::move(id));
+              });
+            } catch (const Error& e) {
+              if (e.kind() != ErrorKind::input) throw;
+              throw Error(ErrorKind::read, "google: malformed page from " + http::redact_url(base) + ": " + e.what());
             }
           },
           prefetch_, true);

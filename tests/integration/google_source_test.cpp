@@ -63,6 +63,7 @@ struct Domain {
         extra_mappings + "  on_missing: disable\n" + users_extra +
         "groups:\n  match:\n    - { target: name, source: email }\n  mappings:\n"
         "    - { target: name, source: email }\n    - { target: all_users, source: includesAllUsers }\n"
+        "    - { target: owners, source: owners }\n"
         "  members: true\n  on_missing: delete\n";
     test::write_file(dir / "p.yaml", y);
   }
@@ -146,6 +147,8 @@ TEST_CASE("a full sync pages users, groups and members, keeps nesting, and a res
       "1");
   // A CUSTOMER member means everyone; the outsider is no row.
   CHECK(d.scalar("select all_users from groups where name = 'group0@example.com'") == "1");
+  // Roles come with the members: each generated group's first member is its owner.
+  CHECK(d.scalar("select count(*) from groups where owners like '[\"%\"]'") == "12");
   // Nested fields reach mappings: name.givenName, organizations.department, relations -> manager.
   CHECK(d.scalar("select count(*) from users where given_name is null or department is null") == "0");
   CHECK(d.scalar("select manager from users where email = 'admin@example.com'") == "");
