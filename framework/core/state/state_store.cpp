@@ -240,23 +240,21 @@ StateStore::StateStore(const std::filesystem::path& path, std::string pipeline)
     // ?1 key, ?2 pipeline, ?3 object type, ?4 id: the key finds the rows, the
     // text columns settle a collision. INDEXED BY: without statistics the
     // planner would prefer links_kind, which matches two columns, and scan.
-    st_->find_link = prepare(
-        "SELECT id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled FROM links INDEXED BY links_source "
-        "WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
-    st_->link_at = prepare(
-        "SELECT id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled FROM links WHERE id = ?1");
-    st_->target_of = prepare(
-        "SELECT target_id FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
-    st_->link_id = prepare(
-        "SELECT id FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
+    const std::string by_source =
+        " FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4";
+    // In read_link()'s order.
+    const std::string link_columns = "SELECT id, target_id, hash, written, source, source_hash, created_by_pipeline, disabled";
+    st_->find_link = prepare((link_columns + by_source).c_str());
+    st_->link_at = prepare((link_columns + " FROM links WHERE id = ?1").c_str());
+    st_->target_of = prepare(("SELECT target_id" + by_source).c_str());
+    st_->link_id = prepare(("SELECT id" + by_source).c_str());
     st_->insert_link = prepare(
         "INSERT INTO links (source_key, pipeline, object_type, source_id, target_key, target_id, hash, written, source, "
         "source_hash, created_by_pipeline, disabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     st_->update_link = prepare(
         "UPDATE links SET target_key = ?5, target_id = ?6, hash = ?7, written = ?8, source = ?9, source_hash = ?10, "
         "created_by_pipeline = ?11, disabled = ?12 WHERE id = ?1");
-    st_->delete_link = prepare(
-        "DELETE FROM links INDEXED BY links_source WHERE source_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND source_id = ?4");
+    st_->delete_link = prepare(("DELETE" + by_source).c_str());
     st_->source_for_target = prepare(
         "SELECT source_id FROM links INDEXED BY links_target WHERE target_key = ?1 AND pipeline = ?2 AND object_type = ?3 AND target_id = ?4");
     st_->add_error = prepare("INSERT INTO run_errors VALUES (?1, ?2, ?3, ?4, ?5)");
