@@ -23,7 +23,23 @@ namespace {
 // inputs come from the network (a body of "[[[[..." must not end the process).
 constexpr int kMaxDepth = 64;
 
-Value from_ondemand(simdjson::ondemand::value v, int depth = 0) {
+// An object's fields (a list's items) are gathered in a vector kept per
+// depth, then moved into one of exactly their size: grown a field at a time,
+// a directory user's objects cost eleven reallocations more each.
+struct Scratch {
+  std::vector<std::vector<Object::Entry>> fields = std::vector<std::vector<Object::Entry>>(kMaxDepth + 2);
+  std::vector<std::vector<Value>> items = std::vector<std::vector<Value>>(kMaxDepth + 2);
+};
+
+Object take_object(std::vector<Object::Entry>& fields) {
+  Object object;
+  object.reserve(fields.size());
+  for (auto& [key, value] : fields) object.set(std::move(key), std::move(value));  // a repeated key: the last wins
+  fields.clear();
+  return object;
+}
+
+Value from_ondemand(simdjson::ondemand::value v, Scratch& scratch, int depth = 0) {
   using simdjson::ondemand::json_type;
   if (depth > kMaxDepth)
     throw Error(ErrorKind::input, "malformed JSON: nested deeper than " + std::to_string(kMaxDepth) + " levels");
@@ -36,17 +52,22 @@ Value from_ondemand(simdjson::ondemand::value v, int depth = 0) {
       return Value(double(v.get_double()));
     case json_type::string: return Value(std::string(std::string_view(v.get_string())));
     case json_type::array: {
-      List list;
-      for (auto item : v.get_array()) list.push_back(from_ondemand(item.value(), depth + 1));
+      std::vector<Value>& items = scratch.items[static_cast<std::size_t>(depth)];
+      items.clear();  // left over by a parse that threw
+      for (auto item : v.get_array()) items.push_back(from_ondemand(item.value(), scratch, depth + 1));
+      List list(std::make_move_iterator(items.begin()), std::make_move_iterator(items.end()));
+      items.clear();
+      if (items.capacity() > 4096) items = {};  // a big member list is not kept for the thread's life
       return Value(std::move(list));
     }
     case json_type::object: {
-      Object object;
+      std::vector<Object::Entry>& fields = scratch.fields[static_cast<std::size_t>(depth)];
+      fields.clear();
       for (auto field : v.get_object()) {
         std::string key(std::string_view(field.unescaped_key()));
-        object.set(std::move(key), from_ondemand(field.value(), depth + 1));
+        fields.emplace_back(std::move(key), from_ondemand(field.value(), scratch, depth + 1));
       }
-      return Value(std::move(object));
+      return Value(take_object(fields));
     }
   }
   return {};
@@ -60,12 +81,13 @@ Value parse_json(std::string_view text) {
   // Wrapping in an array lets scalar documents use the same value path.
   simdjson::padded_string padded(std::string("[").append(text).append("]"));
   simdjson::ondemand::parser parser;
+  Scratch scratch;
   try {
     simdjson::ondemand::document doc = parser.iterate(padded);
     Value result;
     std::size_t count = 0;
     for (auto item : doc.get_array()) {
-      result = from_ondemand(item.value());
+      result = from_ondemand(item.value(), scratch);
       ++count;
     }
     if (count != 1) throw Error(ErrorKind::input, "malformed JSON: expected one value");
@@ -80,6 +102,7 @@ void parse_json_items(std::string_view text, std::string_view list,
                       const std::function<void(Object&&)>& item) {
   simdjson::padded_string padded(text);
   thread_local simdjson::ondemand::parser parser;
+  thread_local Scratch scratch;
   try {
     simdjson::ondemand::document doc = parser.iterate(padded);
     for (auto field : doc.get_object()) {
@@ -90,13 +113,14 @@ void parse_json_items(std::string_view text, std::string_view list,
       for (auto element : items.get_array()) {
         simdjson::ondemand::value v = element.value();
         if (v.type() != simdjson::ondemand::json_type::object) continue;
-        Object object;
+        std::vector<Object::Entry>& fields = scratch.fields[0];
+        fields.clear();
         for (auto f : v.get_object()) {
           std::string_view key = f.unescaped_key();
           if (keep && !keep(key)) continue;  // on-demand skips the value unread
-          object.set(std::string(key), from_ondemand(f.value(), 1));
+          fields.emplace_back(std::string(key), from_ondemand(f.value(), scratch, 1));
         }
-        item(std::move(object));
+        item(take_object(fields));
       }
     }
   } catch (const simdjson::simdjson_error& e) {

@@ -61,6 +61,33 @@ TEST_CASE("apply on_create mappings only run when creating") {
   CHECK_FALSE(mapper.map({{"displayName", "A"}}, false).find("role"));
 }
 
+TEST_CASE("an update's mapping plus add_creation_only is the create's mapping") {
+  AttributeMapping typed = direct("hired", "hireDate", TargetType::integer);
+  Mapper mapper({constant("role", "viewer", Apply::on_create), direct("name", "displayName"),
+                 expression("upper", "ToUpper([displayName])"), typed});
+  REQUIRE(mapper.creation_only_adds());
+  Object src{{"displayName", "Ann"}, {"hireDate", "2024"}};
+  Object mapped = mapper.map(src, false);
+  CHECK_FALSE(mapped.find("role"));
+  mapper.add_creation_only(src, mapped);
+  CHECK(mapped == mapper.map(src, true));  // the same entries; order aside
+  CHECK(mapped.find("hired")->as_integer() == 2024);
+}
+
+TEST_CASE("creating maps twice when it differs by more than on_create attributes") {
+  AttributeMapping create_only = direct("country", "country");
+  create_only.default_value = "US";
+  create_only.default_if_null = true;
+  CHECK_FALSE(Mapper({create_only}).creation_only_adds());
+  CHECK_FALSE(Mapper({expression("login", "SelectUniqueValue([a], [b])")}).creation_only_adds());
+  AttributeMapping manager = direct("manager", "manager");
+  manager.type = TargetType::reference;
+  manager.apply = Apply::on_create;
+  CHECK_FALSE(Mapper({manager}).creation_only_adds());
+  manager.apply = Apply::always;
+  CHECK(Mapper({manager, constant("role", "viewer", Apply::on_create)}).creation_only_adds());
+}
+
 TEST_CASE("default value: always, or with default_if_null only on creation") {
   AttributeMapping always = direct("dept", "department");
   always.default_value = "Unassigned";

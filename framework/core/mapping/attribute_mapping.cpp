@@ -28,45 +28,64 @@ Object Mapper::map(const Object& source, bool creating, const expr::EvalHooks* h
     // object's own current value would count as taken and the next candidate
     // would replace it on every run.
     if (!creating && m.kind == Kind::expression && m.expression->selects_unique_value()) continue;
-    try {
-      // Each step works on the one value in place: moving a Value is a
-      // variant dispatch, and mappings are the per-object hot path.
-      std::optional<Value> result;
-      switch (m.kind) {
-        case Kind::direct:
-          if (const Value* v = sources_[i].find(source))
-            result.emplace(*v);
-          else
-            result.emplace();
-          break;
-        case Kind::constant:
-          result.emplace(m.constant);
-          break;
-        case Kind::expression:
-          if (hooks && hooks->is_unique_for && m.expression->selects_unique_value()) {
-            expr::EvalHooks local;
-            local.is_unique = [&](const Value& candidate) { return hooks->is_unique_for(m.target, candidate); };
-            result = m.expression->evaluate(source, &local);
-          } else {
-            result = m.expression->evaluate(source, hooks);
-          }
-          if (!result) continue;  // IgnoreFlowIfNullOrEmpty: the attribute is not written at all
-          break;
-        case Kind::none:
-          result.emplace();
-          break;
-      }
-      // Entra's "default value if null": with default_if_null only when
-      // creating, so an update never overwrites a value set in the target.
-      if (result->is_null() && !m.default_value.is_null() && (!m.default_if_null || creating))
-        *result = m.default_value;
-      convert_in_place(*result, m.type);
-      out.set(m.target, std::move(*result));
-    } catch (const Error& e) {
-      throw Error(ErrorKind::input, "target attribute '" + m.target + "': " + e.what());
-    }
+    apply(i, source, creating, hooks, out);
   }
   return out;
+}
+
+bool Mapper::creation_only_adds() const {
+  for (const AttributeMapping& m : mappings_)
+    if (m.default_if_null || (m.kind == Kind::expression && m.expression->selects_unique_value()) ||
+        (m.apply == Apply::on_create && m.type == TargetType::reference))
+      return false;
+  return true;
+}
+
+void Mapper::add_creation_only(const Object& source, Object& mapped, const expr::EvalHooks* hooks) const {
+  for (std::size_t i = 0; i < mappings_.size(); ++i)
+    if (mappings_[i].apply == Apply::on_create) apply(i, source, true, hooks, mapped);
+}
+
+void Mapper::apply(std::size_t i, const Object& source, bool creating, const expr::EvalHooks* hooks,
+                   Object& out) const {
+  const AttributeMapping& m = mappings_[i];
+  try {
+    // Each step works on the one value in place: moving a Value is a
+    // variant dispatch, and mappings are the per-object hot path.
+    std::optional<Value> result;
+    switch (m.kind) {
+      case Kind::direct:
+        if (const Value* v = sources_[i].find(source))
+          result.emplace(*v);
+        else
+          result.emplace();
+        break;
+      case Kind::constant:
+        result.emplace(m.constant);
+        break;
+      case Kind::expression:
+        if (hooks && hooks->is_unique_for && m.expression->selects_unique_value()) {
+          expr::EvalHooks local;
+          local.is_unique = [&](const Value& candidate) { return hooks->is_unique_for(m.target, candidate); };
+          result = m.expression->evaluate(source, &local);
+        } else {
+          result = m.expression->evaluate(source, hooks);
+        }
+        if (!result) return;  // IgnoreFlowIfNullOrEmpty: the attribute is not written at all
+        break;
+      case Kind::none:
+        result.emplace();
+        break;
+    }
+    // Entra's "default value if null": with default_if_null only when
+    // creating, so an update never overwrites a value set in the target.
+    if (result->is_null() && !m.default_value.is_null() && (!m.default_if_null || creating))
+      *result = m.default_value;
+    convert_in_place(*result, m.type);
+    out.set(m.target, std::move(*result));
+  } catch (const Error& e) {
+    throw Error(ErrorKind::input, "target attribute '" + m.target + "': " + e.what());
+  }
 }
 
 std::vector<std::string> Mapper::source_attributes() const {

@@ -41,6 +41,16 @@ class Mapper {
   /// Error(input) naming the target when a value cannot take its target type.
   Object map(const Object& source, bool creating, const expr::EvalHooks* hooks = nullptr) const;
 
+  /// Whether map(source, true) differs from map(source, false) only by the
+  /// on_create mappings' attributes (no creation-only defaults, no
+  /// SelectUniqueValue, no on_create reference, which the engine resolves):
+  /// then add_creation_only() turns the one into the other, with those
+  /// attributes last, and a create maps once.
+  bool creation_only_adds() const;
+  /// Adds the on_create mappings' attributes to `mapped`, as map(source, true)
+  /// computes them.
+  void add_creation_only(const Object& source, Object& mapped, const expr::EvalHooks* hooks = nullptr) const;
+
   const std::vector<AttributeMapping>& mappings() const { return mappings_; }
   /// Source attributes the mappings read.
   std::vector<std::string> source_attributes() const;
@@ -51,6 +61,8 @@ class Mapper {
   std::vector<std::pair<std::string, TargetType>> target_schema() const;
 
  private:
+  void apply(std::size_t i, const Object& source, bool creating, const expr::EvalHooks* hooks, Object& out) const;
+
   std::vector<AttributeMapping> mappings_;
   std::vector<expr::AttributeRef> sources_;  // per mapping: the direct source, resolved fast
 };
