@@ -224,6 +224,11 @@ class SqliteSink final : public Sink {
       exec("PRAGMA cache_size=-65536");
       bulk_cache_ = false;
     }
+    // The run's pages go from the WAL into the database file now, while the
+    // host finishes the state store, rather than in the close that ends the
+    // run (40 MB after 200,000 new users). PASSIVE: a reader is never waited
+    // for; what it holds back is copied at close or by a later checkpoint.
+    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   }
 
   bool is_empty(ObjectType type) override {

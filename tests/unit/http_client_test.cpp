@@ -21,10 +21,13 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 
+#include <atomic>
 #include <functional>
+#include <future>
 #include <set>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 using namespace dirsync;
 using namespace dirsync::http;
@@ -463,6 +466,63 @@ TEST_CASE("follow_pages processes every page in order, with and without prefetch
     CHECK(follow_pages(chain, server.url("/p0")) == 4);
     CHECK(bodies == std::vector<std::string>{"next=/p1", "next=/p2", "next=/p3", "last"});
   }
+}
+
+TEST_CASE("follow_pages fetches ahead on one thread for the whole chain") {
+  // A thread per page started each fetch behind the busy threads; one thread
+  // that sleeps between pages is woken at once.
+  ScriptedServer server([](int, Poco::Net::HTTPServerRequest& req, auto& resp) {
+    int page = req.getURI().back() - '0';
+    reply(resp, 200, page < 5 ? "/p" + std::to_string(page + 1) : "last");
+  });
+  Client client;
+  std::atomic<int> most_on_one_thread{0};
+  std::thread::id caller = std::this_thread::get_id();
+  std::atomic<bool> on_caller{false};
+  PageChain chain;
+  chain.fetch = [&](const std::string& url) {
+    thread_local int fetched_here = 0;
+    if (url != server.url("/p0")) {
+      on_caller = on_caller || std::this_thread::get_id() == caller;
+      most_on_one_thread = std::max(most_on_one_thread.load(), ++fetched_here);
+    }
+    return client.send({"GET", url, {}, {}});
+  };
+  chain.next_of = [&](const Response& r) { return r.body == "last" ? std::string() : server.url(r.body); };
+  int processed = 0;
+  chain.process = [&](Response&&) { ++processed; };
+  CHECK(follow_pages(chain, server.url("/p0")) == 6);
+  CHECK(processed == 6);
+  CHECK_FALSE(on_caller);
+  CHECK(most_on_one_thread == 5);
+}
+
+TEST_CASE("follow_pages lets the page in flight finish when processing throws") {
+  ScriptedServer server([](int, Poco::Net::HTTPServerRequest& req, auto& resp) {
+    reply(resp, 200, req.getURI() == "/p0" ? "/p1" : "last");
+  });
+  Client client;
+  std::promise<void> fetching, thrown;
+  std::shared_future<void> fetching_seen = fetching.get_future().share(), thrown_seen = thrown.get_future().share();
+  std::atomic<int> in_flight{0};
+  PageChain chain;
+  chain.fetch = [&](const std::string& url) {
+    if (url == server.url("/p0")) return client.send({"GET", url, {}, {}});
+    ++in_flight;
+    fetching.set_value();
+    thrown_seen.wait();  // the chain's caller is unwinding while this runs
+    Response r = client.send({"GET", url, {}, {}});
+    --in_flight;
+    return r;
+  };
+  chain.next_of = [&](const Response& r) { return r.body == "last" ? std::string() : server.url(r.body); };
+  chain.process = [&](Response&&) {
+    fetching_seen.wait();
+    thrown.set_value();
+    throw Error(ErrorKind::input, "bad page");
+  };
+  CHECK_THROWS_WITH(follow_pages(chain, server.url("/p0")), "bad page");
+  CHECK(in_flight == 0);  // nothing uses `chain` once follow_pages is gone
 }
 
 TEST_CASE("follow_pages stops on the first failing page") {
