@@ -502,12 +502,7 @@ void StateStore::end_bulk_load() {
   // 1.44 s with it against 1.81-1.99 s with the load's 8 MB (and 2.3 s with
   // 64 MB), in less memory.
   exec("PRAGMA cache_size=-2048");
-  // Each index scans the whole table, which the load's small cache no longer
-  // holds: through a map its pages are read without a pread each (a million
-  // links: 90,000 syscalls).
-  exec("PRAGMA mmap_size=1073741824");
   exec(kKeyIndexes);
-  exec("PRAGMA mmap_size=0");
   restore_wal();
 }
 

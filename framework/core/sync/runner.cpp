@@ -2,6 +2,7 @@
 
 #include "sync/fingerprint_set.hpp"
 #include "sync/hash_set.hpp"
+#include "sync/serial_worker.hpp"
 #include "sync/target_index.hpp"
 #include "sync/written.hpp"
 
@@ -213,30 +214,29 @@ class Engine final : public Emitter {
     if (sink_done_.valid()) sink_done_.get();
     if (state_waited_.valid()) state_waited_.get();
     report_progress();
-    // A task's captures live as long as its future: each lets go of what it
-    // holds when done, or every batch would stay reachable through the chain
-    // of `previous` futures.
+    // Each task lets go of what it holds when done, or every batch would stay
+    // reachable through the chain of `previous` futures.
     auto batch = std::make_shared<Batch>(Batch{std::move(decisions), {}, {}, {}});
-    std::shared_future<void> sink = std::async(std::launch::async, [this, batch]() mutable {
-                                      apply_sink(*batch);
-                                      batch.reset();
-                                    }).share();
+    std::shared_future<void> sink = sink_worker_.post([this, batch]() mutable {
+      apply_sink(*batch);
+      batch.reset();
+    });
     std::shared_future<void> previous = state_done_;
-    state_done_ = std::async(std::launch::async, [this, batch, sink, previous]() mutable {
-                    auto done = [&] {
-                      retire(std::move(batch));
-                      sink = {}, previous = {};
-                    };
-                    try {
-                      if (previous.valid()) previous.get();
-                      sink.get();
-                      apply_state(*batch);
-                    } catch (...) {
-                      done();
-                      throw;
-                    }
-                    done();
-                  }).share();
+    state_done_ = state_worker_.post([this, batch, sink, previous]() mutable {
+      auto done = [&] {
+        retire(std::move(batch));
+        sink = {}, previous = {};
+      };
+      try {
+        if (previous.valid()) previous.get();
+        sink.get();
+        apply_state(*batch);
+      } catch (...) {
+        done();
+        throw;
+      }
+      done();
+    });
     state_waited_ = std::move(previous);
     sink_done_ = std::move(sink);
   }
@@ -1059,10 +1059,13 @@ class Engine final : public Emitter {
   std::vector<std::int64_t> window_intents_;
   std::size_t window_objects_ = 0;  ///< false while re-deciding deferred groups: they were counted once
   Progress progress_;
-  /// Last members: destroyed first, so the stages finish before anything they use goes.
   std::shared_future<void> sink_done_;   ///< the batch in the sink's hands
   std::shared_future<void> state_done_;  ///< the last batch in the store's hands
   std::shared_future<void> state_waited_;  ///< the one before it
+  /// Last members: destroyed first, so the stages finish before anything
+  /// they use goes; the store's first, as its tasks wait for the sink's.
+  SerialWorker sink_worker_;
+  SerialWorker state_worker_;
 };
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
