@@ -124,7 +124,8 @@ class Engine final : public Emitter {
       const ObjectPolicy& policy = config_.policy(t);
       if (!policy.enabled) continue;
       auto& fresh = fresh_[static_cast<std::size_t>(t)];
-      fresh = !state_.has_links(t) && sink_.is_empty(t);
+      had_links_[static_cast<std::size_t>(t)] = state_.has_links(t);
+      fresh = !had_links_[static_cast<std::size_t>(t)] && sink_.is_empty(t);
       only_this_run_[static_cast<std::size_t>(t)] = fresh;
       if (!fresh) continue;
       auto& tracked = tracked_[static_cast<std::size_t>(t)];
@@ -311,6 +312,10 @@ class Engine final : public Emitter {
     for (ObjectType type : {ObjectType::user, ObjectType::group}) {
       const ObjectPolicy& policy = config_.policy(type);
       if (!policy.enabled || policy.on_missing == OnMissing::ignore) continue;
+      // Every link of a type that had none before this run was made from an
+      // object this run read: none is missing, and the scan (a read of the
+      // whole kind index) would only say so.
+      if (!had_links_[static_cast<std::size_t>(type)]) continue;
       total += state_.count_links(type);
       state_.for_each_link(
           type,
@@ -1041,6 +1046,7 @@ class Engine final : public Emitter {
   /// the moment the run holds the most.
   std::array<bool, 2> only_this_run_{};
   std::array<bool, 2> adds_only_{};  ///< per type: Mapper::creation_only_adds()
+  std::array<bool, 2> had_links_{true, true};  ///< per type: the store held links of it when the run started (start())
   std::array<std::set<std::string>, 2> tracked_;  ///< target attributes whose created values are remembered
   std::array<FingerprintSet, 2> created_values_;  ///< per object type: (attribute, value) this run created, fresh types only
   std::optional<ObjectType> last_type_;  ///< of the last object emitted
