@@ -276,6 +276,39 @@ TEST_CASE("sqlite sink builds the member index of an empty members table once, a
   }
 }
 
+TEST_CASE("sqlite sink empties its WAL into the database at finish(), unless a reader holds it") {
+  test::TempDir dir;
+  SqlitePlugin plugin;
+  fs::path path = dir / "wal.db";
+  fs::path wal = path.string() + "-wal";
+  auto load = [&](Sink& sink, int from) {
+    std::vector<Operation> ops;
+    for (int i = from; i < from + 500; ++i)
+      ops.push_back(op(OpKind::create, ObjectType::user, "u" + std::to_string(i), "",
+                       {{"email", "user" + std::to_string(i) + "@example.com"}}));
+    for (const OpResult& r : apply_ops(sink, ops)) REQUIRE(r.ok);
+  };
+  auto sink = plugin.make(dir.path(), Object{{"path", path.string()}});
+  sink->prepare(user_schema());
+  load(*sink, 0);
+  REQUIRE(fs::file_size(wal) > 0);
+  sink->finish();
+  CHECK(fs::file_size(wal) == 0);  // copied and truncated while the sink is still open
+  CHECK(Db(path).one("SELECT count(*) FROM users") == "500");
+
+  // A reader in a read transaction is not waited for: finish() returns, the
+  // WAL stays for the close or a later checkpoint, and nothing is lost.
+  load(*sink, 500);
+  Db reader(path);
+  reader.exec("BEGIN");
+  CHECK(reader.one("SELECT count(*) FROM users") == "1000");
+  load(*sink, 1000);
+  sink->finish();
+  CHECK(fs::file_size(wal) > 0);
+  reader.exec("COMMIT");
+  CHECK(Db(path).one("SELECT count(*) FROM users") == "1500");
+}
+
 TEST_CASE("sqlite sink reports a per-object failure and commits the rest of the batch") {
   test::TempDir dir;
   SqlitePlugin plugin;

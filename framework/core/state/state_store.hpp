@@ -97,6 +97,9 @@ class StateStore {
   /// The load is over: builds the key indexes; the small page cache of the
   /// load stays until the store is opened again.
   void end_bulk_load();
+  /// Copies the intent journal's WAL into its file and empties the WAL (the
+  /// journal has its own connection: safe beside a call on the store's).
+  void checkpoint_journal();
   /// Between begin_bulk_load() and the end of the load (or its interruption).
   bool bulk_loading() const { return bulk_; }
 
