@@ -485,6 +485,7 @@ class GoogleSource final : public Source {
     // comparisons.
     std::vector<std::string> wanted(sh.keep.begin(), sh.keep.end());
     wanted.emplace_back("id");
+    const bool keep_id = sh.keep.empty() || sh.keep.count("id") > 0;
     std::function<bool(std::string_view)> keep;
     if (!sh.keep.empty())
       keep = [&](std::string_view key) {
@@ -503,9 +504,11 @@ class GoogleSource final : public Source {
               in_item = true;
               Change c;
               c.record.type = ObjectType::user;
-              c.record.id = text_of(u, "id");
-              if (c.record.id.empty())
+              Value* id = u.find("id");
+              if (!id || !id->is_string() || id->as_string().empty())
                 throw Error(ErrorKind::read, "google: users.list returned a user without id");
+              // Moved when the pipeline does not read it: user_attributes() drops it.
+              c.record.id = keep_id ? id->as_string() : std::move(id->as_string());
               c.record.attributes = user_attributes(std::move(u), sh);
               out.emit(std::move(c));
               ++n;

@@ -31,9 +31,9 @@ struct Scratch {
   std::vector<std::vector<Value>> items = std::vector<std::vector<Value>>(kMaxDepth + 2);
 };
 
-Object take_object(std::vector<Object::Entry>& fields) {
+Object take_object(std::vector<Object::Entry>& fields, std::size_t spare = 0) {
   Object object;
-  object.reserve(fields.size());
+  object.reserve(fields.size() + spare);
   for (auto& [key, value] : fields) object.set(std::move(key), std::move(value));  // a repeated key: the last wins
   fields.clear();
   return object;
@@ -120,7 +120,9 @@ void parse_json_items(std::string_view text, std::string_view list,
           if (keep && !keep(key)) continue;  // on-demand skips the value unread
           fields.emplace_back(std::string(key), from_ondemand(f.value(), scratch, 1));
         }
-        item(take_object(fields));
+        // Room for what a source adds to an item (convenience attributes):
+        // growing the object for them moved every field once more.
+        item(take_object(fields, 4));
       }
     }
   } catch (const simdjson::simdjson_error& e) {
