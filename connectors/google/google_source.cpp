@@ -422,6 +422,7 @@ class GoogleSource final : public Source {
   struct UserShape {
     std::string projection = "basic", mask;
     std::set<std::string, std::less<>> keep;  // top-level attributes to keep; empty = all (found by string_view)
+    bool keep_id = true;  // the record's attributes keep the id (it is read with every user regardless)
     bool active = true, manager = true, employee_id = true;
   };
 
@@ -447,6 +448,7 @@ class GoogleSource final : public Source {
       if (sh.active) sh.keep.insert({"suspended", "archived"});
       if (sh.manager) sh.keep.insert("relations");
       if (sh.employee_id) sh.keep.insert("externalIds");
+      sh.keep_id = sh.keep.count("id") > 0;
     }
     if (!projection_.empty()) {
       sh.projection = projection_;
@@ -485,7 +487,6 @@ class GoogleSource final : public Source {
     // comparisons.
     std::vector<std::string> wanted(sh.keep.begin(), sh.keep.end());
     wanted.emplace_back("id");
-    const bool keep_id = sh.keep.empty() || sh.keep.count("id") > 0;
     std::function<bool(std::string_view)> keep;
     if (!sh.keep.empty())
       keep = [&](std::string_view key) {
@@ -508,7 +509,7 @@ class GoogleSource final : public Source {
               if (!id || !id->is_string() || id->as_string().empty())
                 throw Error(ErrorKind::read, "google: users.list returned a user without id");
               // Moved when the pipeline does not read it: user_attributes() drops it.
-              c.record.id = keep_id ? id->as_string() : std::move(id->as_string());
+              c.record.id = sh.keep_id ? id->as_string() : std::move(id->as_string());
               c.record.attributes = user_attributes(std::move(u), sh);
               out.emit(std::move(c));
               ++n;
@@ -548,7 +549,7 @@ class GoogleSource final : public Source {
     if (sh.keep.empty()) {
       out.erase("kind");
       out.erase("etag");
-    } else if (!sh.keep.count("id")) {
+    } else if (!sh.keep_id) {
       out.erase("id");
     }
     if (sh.active && has_state) out.set("active", active);

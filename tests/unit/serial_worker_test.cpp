@@ -1,6 +1,6 @@
 // The engine's pipeline stages: tasks run in the order posted, on one thread
 // that outlives them all, and a failure reaches the task's own future only.
-#include "sync/serial_worker.hpp"
+#include <dirsync/serial_worker.hpp>
 
 #include <catch2/catch.hpp>
 

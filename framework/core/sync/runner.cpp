@@ -2,9 +2,10 @@
 
 #include "sync/fingerprint_set.hpp"
 #include "sync/hash_set.hpp"
-#include "sync/serial_worker.hpp"
 #include "sync/target_index.hpp"
 #include "sync/written.hpp"
+
+#include <dirsync/serial_worker.hpp>
 
 #include <algorithm>
 #include <array>
@@ -107,8 +108,11 @@ class Engine final : public Emitter {
     seen_.resize(static_cast<std::size_t>(state_.max_link_rowid()) + 1, false);
     if (config_.users.scope.needs_membership() || config_.groups.scope.needs_membership())
       membership_ = std::make_unique<StoredMembership>(state_);
-    for (ObjectType t : {ObjectType::user, ObjectType::group})
-      adds_only_[static_cast<std::size_t>(t)] = config_.policy(t).mapper.creation_only_adds();
+    for (ObjectType t : {ObjectType::user, ObjectType::group}) {
+      const auto i = static_cast<std::size_t>(t);
+      creation_differs_[i] = creation_differs(t);
+      adds_only_[i] = creation_differs_[i] && config_.policy(t).mapper.creation_only_adds();
+    }
     track_targets_ = config_.groups.enabled && config_.groups.members;
     for (ObjectType t : {ObjectType::user, ObjectType::group})
       for (const auto& m : config_.policy(t).mapper.mappings()) track_targets_ |= m.type == TargetType::reference;
@@ -759,11 +763,11 @@ class Engine final : public Emitter {
       claimed_.insert(std::move(key));
       return true;
     };
-    const bool differs = creation_differs(rec.type);
+    const bool differs = creation_differs_[static_cast<std::size_t>(rec.type)];
     // Creating adds only on_create attributes (a constant `kind`, say): the
     // update's attributes are mapped once, and the rest added if this turns
     // out a create. Mapping twice was a tenth of a first sync's engine thread.
-    const bool adds_only = differs && adds_only_[static_cast<std::size_t>(rec.type)];
+    const bool adds_only = adds_only_[static_cast<std::size_t>(rec.type)];
     Object mapped_create, update_only;
     if (!adds_only) {
       mapped_create = policy.mapper.map(source, true, &hooks);
@@ -880,7 +884,8 @@ class Engine final : public Emitter {
   }
 
   /// Whether creating maps differently from updating (on_create mappings,
-  /// creation-only defaults); when not, one mapping serves both.
+  /// creation-only defaults); when not, one mapping serves both. Once per
+  /// run: see creation_differs_.
   bool creation_differs(ObjectType type) const {
     for (const auto& m : config_.policy(type).mapper.mappings())
       if (m.apply == mapping::Apply::on_create || m.default_if_null ||
@@ -1045,7 +1050,8 @@ class Engine final : public Emitter {
   /// otherwise build the store's key indexes, with its full page cache, at
   /// the moment the run holds the most.
   std::array<bool, 2> only_this_run_{};
-  std::array<bool, 2> adds_only_{};  ///< per type: Mapper::creation_only_adds()
+  std::array<bool, 2> creation_differs_{};  ///< per type: creation_differs()
+  std::array<bool, 2> adds_only_{};  ///< per type: it differs, and Mapper::creation_only_adds()
   std::array<bool, 2> had_links_{true, true};  ///< per type: the store held links of it when the run started (start())
   std::array<std::set<std::string>, 2> tracked_;  ///< target attributes whose created values are remembered
   std::array<FingerprintSet, 2> created_values_;  ///< per object type: (attribute, value) this run created, fresh types only

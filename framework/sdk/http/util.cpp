@@ -1,5 +1,6 @@
 // Retry timing, URL encoding, error descriptions and the page chain.
 #include <dirsync/http.hpp>
+#include <dirsync/serial_worker.hpp>
 #include <dirsync/value.hpp>
 
 #include <Poco/DateTime.h>
@@ -9,10 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
-#include <thread>
 
 namespace dirsync::http {
 
@@ -122,84 +120,14 @@ std::string describe_error_body(std::string_view body) {
   return out;
 }
 
-namespace {
-
-/// One thread that fetches a chain's pages, one at a time, for the whole
-/// chain. A thread per page (std::async) started each fetch behind the busy
-/// threads (the scheduler charges a new thread a turn before it runs), and on
-/// two cores a 200,000-user read waited half a second for its pages that
-/// way; a woken sleeper runs at once.
-class Prefetcher {
- public:
-  explicit Prefetcher(const std::function<Response(const std::string&)>& fetch)
-      : fetch_(fetch), thread_([this] { loop(); }) {}
-
-  /// Waits for a fetch in flight: it uses the chain.
-  ~Prefetcher() {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-
-  void start(std::string url) {
-    {
-      std::lock_guard lock(mutex_);
-      url_ = std::move(url);
-      busy_ = true;
-    }
-    wake_.notify_all();
-  }
-
-  /// The page start() asked for; rethrows its fetch's failure.
-  Response take() {
-    std::unique_lock lock(mutex_);
-    wake_.wait(lock, [&] { return !busy_; });
-    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-    return std::move(page_);
-  }
-
- private:
-  void loop() {
-    std::unique_lock lock(mutex_);
-    for (;;) {
-      wake_.wait(lock, [&] { return stop_ || (busy_ && !url_.empty()); });
-      if (stop_) return;
-      std::string url = std::exchange(url_, std::string());
-      lock.unlock();
-      Response page;
-      std::exception_ptr error;
-      try {
-        page = fetch_(url);
-      } catch (...) {
-        error = std::current_exception();
-      }
-      lock.lock();
-      page_ = std::move(page);
-      error_ = error;
-      busy_ = false;
-      wake_.notify_all();
-    }
-  }
-
-  const std::function<Response(const std::string&)>& fetch_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::string url_;
-  Response page_;
-  std::exception_ptr error_;
-  bool busy_ = false, stop_ = false;
-  std::thread thread_;  // last: starts once the members above exist
-};
-
-}  // namespace
-
 std::size_t follow_pages(const PageChain& chain, std::string first_url) {
   std::size_t pages = 0;
   Response current = chain.fetch(first_url);
-  std::optional<Prefetcher> prefetcher;
+  // One thread fetches ahead for the whole chain (serial_worker.hpp says
+  // why not a thread per page). Declared after the page it fills: a throw
+  // from process() lets the fetch in flight finish before the page goes.
+  Response ahead_page;
+  std::optional<SerialWorker> ahead;
   for (;;) {
     std::string next = chain.next_of(current);
     if (next.empty()) {
@@ -212,12 +140,13 @@ std::size_t follow_pages(const PageChain& chain, std::string first_url) {
       current = chain.fetch(next);
       continue;
     }
-    // Started at the second page: a one-page list needs no thread.
-    if (!prefetcher) prefetcher.emplace(chain.fetch);
-    prefetcher->start(std::move(next));
-    chain.process(std::move(current));  // a throw waits for the fetch in flight (~Prefetcher)
+    if (!ahead) ahead.emplace();  // from the second page: a one-page list needs no thread
+    std::shared_future<void> fetched =
+        ahead->post([&chain, &ahead_page, url = std::move(next)] { ahead_page = chain.fetch(url); });
+    chain.process(std::move(current));
     ++pages;
-    current = prefetcher->take();
+    fetched.get();  // rethrows the fetch's failure
+    current = std::move(ahead_page);
   }
 }
 
